@@ -1,0 +1,1 @@
+"""The event contract: envelope, catalog of event types, JSON Schemas and the Spark schema."""

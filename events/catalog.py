@@ -1,0 +1,38 @@
+"""The catalog of event types: the one place that says which fields each type carries."""
+
+CURRENT_SCHEMA_VERSION = 1
+
+_ITEM = {"type": "string", "minLength": 1, "maxLength": 64}
+_CURRENCY = {"type": "string", "minLength": 1, "maxLength": 16}
+_ID = {"type": "string", "minLength": 1, "maxLength": 128}
+
+# event_type -> schema_version -> JSON Schema of `properties` (fields, required ones).
+CATALOG: dict[str, dict[int, dict]] = {
+    "default": {1: {"properties": {}, "required": []}},
+    "purchase": {
+        1: {
+            "properties": {
+                "item": _ITEM,
+                "price": {"type": "number", "minimum": 0},
+                "currency": _CURRENCY,
+                "quantity": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+            },
+            "required": ["item", "price", "currency", "quantity"],
+        }
+    },
+    "join_guild": {1: {"properties": {"guild_id": _ID}, "required": ["guild_id"]}},
+    "session_start": {1: {"properties": {}, "required": []}},
+    "session_end": {1: {"properties": {}, "required": []}},
+    "level_up": {
+        1: {
+            "properties": {"level": {"type": "integer", "minimum": 1, "maximum": 100_000}},
+            "required": ["level"],
+        }
+    },
+}
+
+EVENT_TYPES = tuple(CATALOG)
+
+# What the seed's GET routes sell, and for how much gold.
+SHOP_PRICES_GOLD = {"sword": 100, "horse": 250, "shield": 80}
+SHOP_CURRENCY = "gold"

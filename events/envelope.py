@@ -1,0 +1,152 @@
+"""The event envelope: JSON Schemas built from the catalog, validation and server enrichment."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+
+import uuid6
+from jsonschema import Draft202012Validator, FormatChecker
+
+from events.catalog import CATALOG, CURRENT_SCHEMA_VERSION
+
+MAX_STRING = 128
+_DATE_TIME = {"type": "string", "format": "date-time", "maxLength": 40}
+_SHORT_STRING = {"type": "string", "maxLength": 256}
+
+# Fields a client may send; the server adds `received_at` and `context`.
+CLIENT_FIELDS = {
+    "event_id": {"type": "string", "format": "uuid", "maxLength": 36},
+    "event_type": {"type": "string", "enum": list(CATALOG)},
+    "schema_version": {"type": "integer", "minimum": 1},
+    "player_id": {"type": "string", "minLength": 1, "maxLength": MAX_STRING},
+    "session_id": {"type": "string", "minLength": 1, "maxLength": MAX_STRING},
+    "client_ts": _DATE_TIME,
+    "properties": {"type": "object"},
+}
+SERVER_FIELDS = {
+    "received_at": _DATE_TIME,
+    "context": {
+        "type": "object",
+        "properties": {
+            "host": _SHORT_STRING,
+            "user_agent": _SHORT_STRING,
+            "remote_addr": _SHORT_STRING,
+            "api_version": _SHORT_STRING,
+        },
+        "additionalProperties": False,
+    },
+}
+REQUIRED_CLIENT_FIELDS = ["event_type", "player_id"]
+
+
+@cache
+def client_schema(event_type: str, schema_version: int) -> dict:
+    """JSON Schema of one event as a client sends it, for a type and version in the catalog."""
+    properties = CATALOG[event_type][schema_version]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{event_type} v{schema_version}",
+        "type": "object",
+        "properties": {
+            **CLIENT_FIELDS,
+            "properties": {
+                "type": "object",
+                "properties": properties["properties"],
+                "required": properties["required"],
+                "additionalProperties": False,
+            },
+        },
+        # A type with required properties needs the `properties` object itself.
+        "required": REQUIRED_CLIENT_FIELDS + (["properties"] if properties["required"] else []),
+        "additionalProperties": False,
+    }
+
+
+def stored_fields() -> dict:
+    """Every envelope field as it is logged to Kafka, `properties` the union over the catalog."""
+    union: dict[str, dict] = {}
+    for versions in CATALOG.values():
+        for spec in versions.values():
+            for name, field in spec["properties"].items():
+                if name in union and union[name]["type"] != field["type"]:
+                    raise ValueError(f"property {name!r} has two types in the catalog")
+                union[name] = field
+    fields = {**CLIENT_FIELDS, **SERVER_FIELDS}
+    fields["properties"] = {"type": "object", "properties": union}
+    return fields
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an event was refused."""
+
+    index: int
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "field": self.field, "reason": self.reason}
+
+
+@cache
+def _validator(event_type: str, schema_version: int) -> Draft202012Validator:
+    return Draft202012Validator(
+        client_schema(event_type, schema_version), format_checker=FormatChecker()
+    )
+
+
+def _field_name(path) -> str:
+    return ".".join(str(part) for part in path) or "(event)"
+
+
+def validate(event: object, index: int = 0) -> list[Problem]:
+    """Problems that make `event` unacceptable, or an empty list."""
+    if not isinstance(event, dict):
+        return [Problem(index, "(event)", "an event must be a JSON object")]
+    event_type = event.get("event_type")
+    if event_type not in CATALOG:
+        reason = "missing" if event_type is None else f"unknown event type {event_type!r}"
+        return [Problem(index, "event_type", reason)]
+    version = event.get("schema_version", CURRENT_SCHEMA_VERSION)
+    if type(version) is not int or version not in CATALOG[event_type]:
+        known = sorted(CATALOG[event_type])
+        return [Problem(index, "schema_version", f"{version!r} is not one of {known}")]
+    errors = _validator(event_type, version).iter_errors(event)
+    return [
+        Problem(index, _field_name(error.absolute_path), error.message)
+        for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
+    ]
+
+
+def utc_now_iso() -> str:
+    """The current UTC time in RFC 3339 with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_event_id() -> str:
+    """A time-ordered UUID (version 7) for events that came without one."""
+    return str(uuid6.uuid7())
+
+
+def enrich(event: dict, context: dict, received_at: str | None = None) -> dict:
+    """The stored envelope: the client's event plus server fields, `context` kept apart."""
+    return {
+        "event_id": event.get("event_id") or new_event_id(),
+        "event_type": event["event_type"],
+        "schema_version": event.get("schema_version", CURRENT_SCHEMA_VERSION),
+        "player_id": event["player_id"],
+        "session_id": event.get("session_id"),
+        "client_ts": event.get("client_ts"),
+        "received_at": received_at or utc_now_iso(),
+        "properties": dict(event.get("properties") or {}),
+        "context": dict(context),
+    }
+
+
+def to_kafka(event: dict) -> tuple[bytes, bytes]:
+    """The Kafka key (the player) and value (compact UTF-8 JSON) of a stored event."""
+    value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    return event["player_id"].encode(), value

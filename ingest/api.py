@@ -1,0 +1,100 @@
+"""The JSON API: `POST /v1/events` (one event or a batch) and `GET /v1/players/<id>`."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from events.catalog import CATALOG
+from events.envelope import validate
+from ingest import guard, intake, metrics
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+
+
+def _body_bytes() -> bytes:
+    """The request body, gunzipped when so encoded, never more than the size limit."""
+    limit = current_app.config["SETTINGS"].max_body_bytes
+    raw = request.get_data(cache=False)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding != "gzip":
+        abort(415, f"Content-Encoding {encoding!r} is not supported; use gzip or none")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(raw, limit + 1)
+    except zlib.error as error:
+        abort(400, f"the body is not valid gzip: {error}")
+    if len(body) > limit or inflater.unconsumed_tail:
+        abort(413, f"the decompressed body is larger than {limit} bytes")
+    if not inflater.eof:
+        abort(400, "the gzip body is truncated")
+    return body
+
+
+def _client_events() -> tuple[list, bool]:
+    """The events of the request body and whether it was a batch; aborts 4xx when unreadable."""
+    if request.mimetype != "application/json":
+        abort(415, "Content-Type must be application/json")
+    try:
+        text = _body_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        abort(400, f"the body is not UTF-8: {error.reason} at byte {error.start}")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as error:
+        abort(400, f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}")
+    if isinstance(payload, dict):
+        return [payload], False
+    if not isinstance(payload, list):
+        abort(400, "the body must be one event (an object) or a batch (an array of events)")
+    if not payload:
+        abort(400, "the batch is empty")
+    max_events = current_app.config["SETTINGS"].max_batch_events
+    if len(payload) > max_events:
+        abort(413, f"the batch has {len(payload)} events; at most {max_events} are taken")
+    return payload, True
+
+
+@bp.post("/events")
+def post_events():
+    """Validate, then log to Kafka; 202 only once Kafka acknowledged every event."""
+    key = guard.api_key()
+    client_events, is_batch = _client_events()
+    problems = [p for index, event in enumerate(client_events) for p in validate(event, index)]
+    if problems:
+        for event in client_events:
+            event_type = event.get("event_type") if isinstance(event, dict) else None
+            label = event_type if event_type in CATALOG else "unknown"
+            metrics.EVENTS_REJECTED.labels(label, "invalid").inc()
+        guard.abort_with_headers(
+            400,
+            "the batch was rejected whole; nothing was published"
+            if is_batch
+            else "the event was rejected",
+            {},
+            problems=[p.as_dict() for p in problems],
+        )
+    deliveries = intake.publish(client_events, api_version="v1", key=key)
+    response = jsonify({"accepted": len(deliveries), "event_ids": [d.event_id for d in deliveries]})
+    response.status_code = 202
+    return response
+
+
+@bp.get("/players/<player_id>")
+def get_player(player_id: str):
+    """A player's inventory and purchase summary from the latest marts."""
+    state = current_app.extensions.get("questlog.player_state")
+    if state is None:
+        from ingest.players import PlayerState
+
+        state = current_app.extensions.setdefault(
+            "questlog.player_state", PlayerState.from_settings(current_app.config["SETTINGS"])
+        )
+    player = state.lookup(player_id)
+    if player is None:
+        abort(404, f"no player {player_id!r} in the marts")
+    return jsonify(player)

@@ -1,0 +1,111 @@
+"""The application factory of the ingest service."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from flask import Flask, g, jsonify, request
+from pythonjsonlogger.json import JsonFormatter
+from werkzeug.exceptions import HTTPException
+
+from ingest import metrics
+from ingest.guard import RateLimiter
+from ingest.publisher import KafkaPublisher
+from ingest.settings import IngestSettings
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            record.request_id = g.get("request_id", "-")
+        except RuntimeError:  # outside a request
+            record.request_id = "-"
+        return True
+
+
+def _configure_logging(app: Flask) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s")
+    )
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger("ingest")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the service: defaults, then `QUESTLOG_*` settings, then the test's overrides.
+
+    `test_config` may hold `SETTINGS` (an IngestSettings), `PUBLISHER` (anything with the
+    KafkaPublisher interface) and `PLAYER_STATE` (a player state reader).
+    """
+    test_config = test_config or {}
+    app = Flask(__name__)
+    settings = test_config.get("SETTINGS") or IngestSettings.from_env()
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    _configure_logging(app)
+
+    app.extensions["questlog.publisher"] = test_config.get("PUBLISHER") or KafkaPublisher(
+        bootstrap=settings.kafka_bootstrap,
+        topic=settings.topic,
+        timeout_s=settings.publish_timeout_s,
+        max_in_flight=settings.max_in_flight_events,
+    )
+    app.extensions["questlog.key_limiter"] = RateLimiter(
+        settings.key_rate_per_s, settings.key_burst
+    )
+    app.extensions["questlog.player_limiter"] = RateLimiter(
+        settings.player_rate_per_s, settings.player_burst
+    )
+    if "PLAYER_STATE" in test_config:
+        app.extensions["questlog.player_state"] = test_config["PLAYER_STATE"]
+
+    from ingest import api, ops, seed
+
+    app.register_blueprint(seed.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+
+    @app.before_request
+    def _start_request():
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish_request(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        route = request.url_rule.rule if request.url_rule else "(unmatched)"
+        metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        app.logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 2),
+            },
+        )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        body = {"error": error.name, "message": error.description}
+        if isinstance(getattr(error, "problems", None), list):
+            body["problems"] = error.problems
+        response = jsonify(body)
+        response.status_code = error.code
+        for name, value in (getattr(error, "extra_headers", None) or {}).items():
+            response.headers[name] = value
+        return response
+
+    return app
+
+
+def publisher(app: Flask) -> KafkaPublisher:
+    """The app's publisher, as the factory kept it."""
+    return app.extensions["questlog.publisher"]

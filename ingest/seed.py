@@ -1,0 +1,78 @@
+"""The seed's GET routes, answering with the seed's text once Kafka has the event."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, request
+
+from events.catalog import SHOP_CURRENCY, SHOP_PRICES_GOLD
+from ingest import guard, intake
+
+bp = Blueprint("seed", __name__)
+
+ANONYMOUS_PLAYER = "anonymous"
+DEFAULT_GUILD = "founders"
+
+
+@bp.before_request
+def _seed_routes_allowed():
+    mode = current_app.config["SETTINGS"].seed_routes
+    if mode == "off":
+        abort(404, "the seed routes are turned off")
+    if mode == "key":
+        guard.api_key()
+
+
+def _player_id() -> str:
+    player_id = request.args.get("player_id") or request.headers.get("X-Player-Id")
+    player_id = player_id or ANONYMOUS_PLAYER
+    if len(player_id) > 128:
+        abort(400, "player_id is longer than 128 characters")
+    return player_id
+
+
+def _log(event_type: str, properties: dict) -> None:
+    event = {"event_type": event_type, "player_id": _player_id(), "properties": properties}
+    intake.publish([event], api_version="seed", key=None)
+
+
+def _purchase(item: str) -> None:
+    properties = {
+        "item": item,
+        "price": SHOP_PRICES_GOLD[item],
+        "currency": SHOP_CURRENCY,
+        "quantity": 1,
+    }
+    _log("purchase", properties)
+
+
+@bp.get("/")
+def default_response():
+    _log("default", {})
+    return "\nThis is the default response!\n"
+
+
+@bp.get("/purchase_a_sword")
+def purchase_a_sword():
+    _purchase("sword")
+    return "\nSword Purchased!\n"
+
+
+@bp.get("/purchase_a_horse")
+def purchase_a_horse():
+    _purchase("horse")
+    return "\nHorse Purchased!\n"
+
+
+@bp.get("/purchase_a_shield")
+def purchase_a_shield():
+    _purchase("shield")
+    return "\nShield Purchased!\n"
+
+
+@bp.get("/join_a_guild")
+def join_a_guild():
+    guild_id = request.args.get("guild_id", DEFAULT_GUILD)
+    if not 1 <= len(guild_id) <= 128:
+        abort(400, "guild_id must have 1 to 128 characters")
+    _log("join_guild", {"guild_id": guild_id})
+    return "\nGuild Joined!\n"

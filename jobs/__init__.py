@@ -1,0 +1,1 @@
+"""Batch jobs: marts computed from the landed events."""

@@ -1,0 +1,73 @@
+"""Pure transforms from landed events to marts: `DataFrame -> DataFrame`, no I/O."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+
+def purchases(events: DataFrame) -> DataFrame:
+    """Purchase events with their item, quantity, unit price, currency and amount spent."""
+    return events.where(F.col("event_type") == "purchase").select(
+        "player_id",
+        "event_ts",
+        "event_date",
+        F.col("properties.item").alias("item"),
+        F.col("properties.quantity").alias("quantity"),
+        F.col("properties.currency").alias("currency"),
+        (F.col("properties.price") * F.col("properties.quantity")).alias("amount"),
+    )
+
+
+def player_purchases(events: DataFrame) -> DataFrame:
+    """Per player seen: purchases in total and per item, spend per currency, first/last, days.
+
+    `purchases` counts purchase events, `items_bought` their quantities; `price` is per unit.
+    A player who never bought appears with zeros, so the spend distribution includes them.
+    """
+    activity = events.groupBy("player_id").agg(F.countDistinct("event_date").alias("active_days"))
+    bought = purchases(events)
+    per_player = bought.groupBy("player_id").agg(
+        F.count(F.lit(1)).alias("purchases"),
+        F.sum("quantity").alias("items_bought"),
+        F.countDistinct("item").alias("distinct_items"),
+        F.min("event_ts").alias("first_purchase_at"),
+        F.max("event_ts").alias("last_purchase_at"),
+    )
+    per_item = (
+        bought.groupBy("player_id", "item")
+        .agg(F.sum("quantity").alias("quantity"))
+        .groupBy("player_id")
+        .agg(
+            F.map_from_entries(F.sort_array(F.collect_list(F.struct("item", "quantity")))).alias(
+                "items"
+            )
+        )
+    )
+    per_currency = (
+        bought.groupBy("player_id", "currency")
+        .agg(F.sum("amount").alias("amount"))
+        .groupBy("player_id")
+        .agg(
+            F.map_from_entries(F.sort_array(F.collect_list(F.struct("currency", "amount")))).alias(
+                "spent"
+            )
+        )
+    )
+    joined = (
+        activity.join(per_player, "player_id", "left")
+        .join(per_item, "player_id", "left")
+        .join(per_currency, "player_id", "left")
+    )
+    return joined.select(
+        "player_id",
+        F.coalesce("purchases", F.lit(0)).cast("long").alias("purchases"),
+        F.coalesce("items_bought", F.lit(0)).cast("long").alias("items_bought"),
+        F.coalesce("items", F.create_map().cast("map<string,bigint>")).alias("items"),
+        F.coalesce("spent", F.create_map().cast("map<string,double>")).alias("spent"),
+        F.coalesce(F.col("spent")["gold"], F.lit(0.0)).alias("gold_spent"),
+        F.coalesce("distinct_items", F.lit(0)).cast("long").alias("distinct_items"),
+        "first_purchase_at",
+        "last_purchase_at",
+        F.col("active_days").cast("long").alias("active_days"),
+    )

@@ -1,0 +1,1 @@
+"""The landing job: Kafka `events` -> Parquet in the lake, bad records kept in quarantine."""

@@ -1,0 +1,138 @@
+"""Pure transforms of the landing job, from Kafka records to lake rows."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from events.catalog import CATALOG
+from events.spark_schema import event_schema
+
+# A client_ts further from received_at than this is not believed (a device clock off by
+# days); the event is then dated by received_at, the server's clock.
+CLIENT_TS_MAX_AGE = "INTERVAL 7 DAYS"
+CLIENT_TS_MAX_LEAD = "INTERVAL 1 DAY"
+
+KAFKA_LINEAGE = ["kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp"]
+
+
+def _when_chain(rules: list[tuple[Column, str]]) -> Column:
+    """The reason of the first rule that holds, or null."""
+    reason = F.lit(None).cast("string")
+    for condition, text in reversed(rules):
+        reason = F.when(condition, F.lit(text)).otherwise(reason)
+    return reason
+
+
+def _catalog_rules() -> list[tuple[Column, str]]:
+    """Rules derived from the catalog: required properties and lower bounds, per type/version."""
+    rules = []
+    for event_type, versions in CATALOG.items():
+        for version, spec in versions.items():
+            this = (F.col("event.event_type") == event_type) & (
+                F.col("event.schema_version") == version
+            )
+            for name in spec["required"]:
+                field = F.col(f"event.properties.{name}")
+                kind = spec["properties"][name]["type"]
+                rules.append((this & field.isNull(), f"properties.{name} missing or not {kind}"))
+            for name, field_spec in spec["properties"].items():
+                if "minimum" in field_spec:
+                    field = F.col(f"event.properties.{name}")
+                    rules.append(
+                        (this & (field < field_spec["minimum"]), f"properties.{name} below minimum")
+                    )
+    return rules
+
+
+def parse_records(records: DataFrame) -> DataFrame:
+    """Kafka records -> one row each: the parsed event, its lineage, and a reason if invalid."""
+    value = F.col("value").cast("string")
+    known_versions = F.create_map(
+        *[
+            x
+            for event_type, versions in CATALOG.items()
+            for x in (F.lit(event_type), F.array(*[F.lit(v) for v in versions]))
+        ]
+    )
+    rules = [
+        (F.col("json_shape").isNull(), "malformed JSON"),
+        (~F.col("json_shape").startswith("OBJECT"), "not a JSON object"),
+        (F.col("event.event_type").isNull(), "event_type missing"),
+        (~F.col("event.event_type").isin(list(CATALOG)), "unknown event_type"),
+        (F.col("event.schema_version").isNull(), "schema_version missing"),
+        (
+            ~F.array_contains(
+                known_versions[F.col("event.event_type")], F.col("event.schema_version")
+            ),
+            "unknown schema_version",
+        ),
+        (F.col("event.event_id").isNull(), "event_id missing"),
+        (F.col("event.player_id").isNull(), "player_id missing"),
+        (F.col("received_ts").isNull(), "received_at missing or not a timestamp"),
+        *_catalog_rules(),
+    ]
+    parsed = records.select(
+        value.alias("raw_value"),
+        F.from_json(value, event_schema()).alias("event"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+    ).withColumns(
+        {
+            "received_ts": F.col("event.received_at").try_cast("timestamp"),
+            "json_shape": F.schema_of_variant(F.try_parse_json("raw_value")),
+        }
+    )
+    return parsed.withColumn("reason", _when_chain(rules)).drop("json_shape")
+
+
+def event_time(client_ts: Column, received_ts: Column) -> Column:
+    """client_ts when plausible (not over 7 days before nor 1 day after received_at)."""
+    plausible = (client_ts >= received_ts - F.expr(CLIENT_TS_MAX_AGE)) & (
+        client_ts <= received_ts + F.expr(CLIENT_TS_MAX_LEAD)
+    )
+    return F.when(client_ts.isNotNull() & plausible, client_ts).otherwise(received_ts)
+
+
+def valid_events(parsed: DataFrame) -> DataFrame:
+    """The lake rows of the valid records, dated by event time, with Kafka lineage."""
+    client_ts = F.col("event.client_ts").try_cast("timestamp")
+    rows = parsed.where(F.col("reason").isNull()).select(
+        "event.event_id",
+        "event.event_type",
+        "event.schema_version",
+        "event.player_id",
+        "event.session_id",
+        client_ts.alias("client_ts"),
+        F.col("received_ts").alias("received_at"),
+        event_time(client_ts, F.col("received_ts")).alias("event_ts"),
+        "event.properties",
+        "event.context",
+        *KAFKA_LINEAGE,
+    )
+    return rows.withColumn("event_date", F.to_date("event_ts"))
+
+
+def quarantined_records(parsed: DataFrame) -> DataFrame:
+    """The invalid records, kept whole with their reason and where Kafka had them."""
+    return parsed.where(F.col("reason").isNotNull()).select(
+        "raw_value",
+        "reason",
+        *KAFKA_LINEAGE,
+        F.current_timestamp().alias("landed_at"),
+        F.to_date(F.current_timestamp()).alias("landed_date"),
+    )
+
+
+def drop_duplicate_events(events: DataFrame, watermark: str) -> DataFrame:
+    """One row per event_id among events whose received_at lies within `watermark` of each other.
+
+    On a batch DataFrame (a backfill read of the topic) the whole batch is the window.
+    """
+    if not events.isStreaming:
+        return events.dropDuplicates(["event_id"])
+    return events.withWatermark("received_at", watermark).dropDuplicatesWithinWatermark(
+        ["event_id"]
+    )

@@ -1,0 +1,75 @@
+"""Fixtures shared by unit and integration tests: the Flask app with a fake publisher, Spark."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ingest import create_app
+from ingest.publisher import Delivery, PublishError
+from ingest.settings import IngestSettings
+from lake.settings import LakeSettings
+
+
+class FakePublisher:
+    """Records what would go to Kafka; `available=False` acts as a broker that is down."""
+
+    def __init__(self):
+        self.published: list[dict] = []
+        self.available = True
+
+    def publish(self, events: list[dict]) -> list[Delivery]:
+        if not self.available:
+            raise PublishError("Kafka did not acknowledge in 2 s")
+        start = len(self.published)
+        self.published.extend(events)
+        return [Delivery(e["event_id"], 0, start + i) for i, e in enumerate(events)]
+
+    def ready(self) -> tuple[bool, str]:
+        return self.available, "fake broker"
+
+    def close(self, timeout_s: float = 0) -> None:
+        pass
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def settings() -> IngestSettings:
+    return IngestSettings()
+
+
+@pytest.fixture
+def app(publisher, settings):
+    return create_app({"SETTINGS": settings, "PUBLISHER": publisher})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the whole run; the stack's conf adds the Kafka connector if set up."""
+    from pyspark.sql import SparkSession
+
+    from lake.spark_conf import write_spark_conf
+
+    lake = LakeSettings.from_env()
+    if (lake.stack_dir / "jars" / "spark").is_dir():
+        os.environ["SPARK_CONF_DIR"] = str(write_spark_conf(lake))
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("questlog-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()

@@ -1,0 +1,131 @@
+import json
+from datetime import UTC, date, datetime
+
+from pyspark.sql import Row
+from pyspark.sql import functions as F
+
+from streaming.transforms import (
+    drop_duplicate_events,
+    parse_records,
+    quarantined_records,
+    valid_events,
+)
+
+RECEIVED = "2026-11-20T10:00:00.000Z"
+
+
+def envelope(event_id="e1", event_type="purchase", **overrides):
+    event = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "schema_version": 1,
+        "player_id": "p1",
+        "received_at": RECEIVED,
+        "properties": {"item": "sword", "price": 100, "currency": "gold", "quantity": 1},
+        "context": {"host": "h", "user_agent": "ua", "remote_addr": "1.2.3.4", "api_version": "v1"},
+    }
+    event.update(overrides)
+    return json.dumps(event)
+
+
+def kafka_records(spark, values):
+    rows = [
+        Row(
+            key=None,
+            value=bytearray(value.encode()) if isinstance(value, str) else bytearray(value),
+            topic="events",
+            partition=0,
+            offset=offset,
+            timestamp=datetime(2026, 11, 20, 10, tzinfo=UTC),
+        )
+        for offset, value in enumerate(values)
+    ]
+    schema = (
+        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
+    )
+    return spark.createDataFrame(rows, schema)
+
+
+def reasons(spark, values):
+    parsed = parse_records(kafka_records(spark, values))
+    return [row.reason for row in parsed.orderBy("kafka_offset").collect()]
+
+
+def test_valid_events_have_no_reason(spark):
+    assert reasons(spark, [envelope(), envelope("e2", "default", properties={})]) == [None, None]
+
+
+def test_each_bad_record_gets_its_reason(spark):
+    values = [
+        "{not json",
+        "[1, 2]",
+        envelope(event_type="buy_castle"),
+        envelope(schema_version=7),
+        envelope(event_id=None),
+        envelope(player_id=None),
+        envelope(received_at="yesterday"),
+        envelope(properties={"item": "sword", "currency": "gold", "quantity": 1}),
+        envelope(properties={"item": "sword", "price": -5, "currency": "gold", "quantity": 1}),
+        envelope(event_type="level_up", properties={"level": "high"}),
+        json.dumps({"player_id": "p1"}),
+    ]
+    assert reasons(spark, values) == [
+        "malformed JSON",
+        "not a JSON object",
+        "unknown event_type",
+        "unknown schema_version",
+        "event_id missing",
+        "player_id missing",
+        "received_at missing or not a timestamp",
+        "properties.price missing or not number",
+        "properties.price below minimum",
+        "properties.level missing or not integer",
+        "event_type missing",
+    ]
+
+
+def test_quarantine_keeps_the_raw_value_and_its_kafka_position(spark):
+    parsed = parse_records(kafka_records(spark, [envelope(), "{oops"]))
+    (row,) = quarantined_records(parsed).collect()
+    assert row.raw_value == "{oops"
+    assert (row.kafka_topic, row.kafka_partition, row.kafka_offset) == ("events", 0, 1)
+    assert row.reason == "malformed JSON"
+    assert row.landed_at is not None
+
+
+def test_event_date_follows_a_plausible_client_ts(spark):
+    parsed = parse_records(kafka_records(spark, [envelope(client_ts="2026-11-19T23:30:00-02:00")]))
+    (row,) = valid_events(parsed).collect()
+    assert row.event_date == date(2026, 11, 20)  # 01:30 UTC
+    assert row.event_ts == datetime(2026, 11, 20, 1, 30)
+
+
+def test_an_implausible_client_ts_falls_back_to_received_at(spark):
+    values = [
+        envelope("old", client_ts="2020-01-01T00:00:00Z"),
+        envelope("future", client_ts="2027-01-01T00:00:00Z"),
+        envelope("none"),
+    ]
+    rows = valid_events(parse_records(kafka_records(spark, values))).collect()
+    assert {row.event_id: row.event_date for row in rows} == {
+        "old": date(2026, 11, 20),
+        "future": date(2026, 11, 20),
+        "none": date(2026, 11, 20),
+    }
+
+
+def test_valid_rows_keep_kafka_lineage_and_properties(spark):
+    (row,) = valid_events(parse_records(kafka_records(spark, [envelope()]))).collect()
+    assert (row.kafka_partition, row.kafka_offset) == (0, 0)
+    assert row.properties.item == "sword"
+    assert row.properties.price == 100.0
+    assert row.context.api_version == "v1"
+
+
+def test_the_same_event_id_three_times_is_kept_once(spark):
+    values = [envelope("dup"), envelope("dup"), envelope("other"), envelope("dup")]
+    events = valid_events(parse_records(kafka_records(spark, values)))
+    deduped = drop_duplicate_events(events, "1 hour")
+    counts = {r.event_id: r["count"] for r in deduped.groupBy("event_id").count().collect()}
+    assert counts == {"dup": 1, "other": 1}
+    assert deduped.where(F.col("event_id") == "dup").count() == 1

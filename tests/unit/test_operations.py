@@ -1,0 +1,53 @@
+import json
+
+from ingest.openapi import render
+from ingest.ops import OPENAPI_PATH
+
+
+def test_healthz_answers_while_kafka_is_down(client, publisher):
+    publisher.available = False
+    assert client.get("/healthz").status_code == 200
+
+
+def test_readyz_follows_the_broker(client, publisher):
+    assert client.get("/readyz").status_code == 200
+    publisher.available = False
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["status"] == "not ready"
+
+
+def test_metrics_count_requests_and_events(client):
+    client.post(
+        "/v1/events",
+        json={"event_type": "level_up", "player_id": "p", "properties": {"level": 2}},
+    )
+    client.post("/v1/events", json={"event_type": "level_up", "player_id": "p"})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'questlog_events_accepted_total{event_type="level_up"}' in text
+    assert 'questlog_events_rejected_total{event_type="level_up",reason="invalid"}' in text
+    assert 'questlog_http_requests_total{method="POST",route="/v1/events",status="202"}' in text
+    assert "questlog_publish_seconds_bucket" in text
+    assert "questlog_events_in_flight" in text
+
+
+def test_every_response_carries_a_request_id(client):
+    response = client.get("/healthz", headers={"X-Request-Id": "abc"})
+    assert response.headers["X-Request-Id"] == "abc"
+    assert len(client.get("/healthz").headers["X-Request-Id"]) == 32
+
+
+def test_the_openapi_document_in_the_repo_is_the_one_built_from_the_catalog():
+    assert OPENAPI_PATH.read_text() == render()
+
+
+def test_openapi_json_is_served_and_names_every_route(client, app):
+    document = client.get("/openapi.json").json
+    documented = set(document["paths"])
+    served = {
+        rule.rule.replace("<player_id>", "{player_id}")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+    }
+    assert served == documented
+    assert json.dumps(document)
