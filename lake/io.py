@@ -7,21 +7,73 @@ and a reader never sees half of one.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.utils import AnalysisException
+
+from lake.checkpoint import read_text
 
 VERSION_PREFIX = "version="
+SOURCES_FILE = "_sources.json"
 VERSIONS_KEPT = 3
+
+
+def compacted_root(events_path: str) -> str:
+    """Where compacted days live, beside the sink's folder."""
+    return events_path.rstrip("/") + "_compacted"
+
+
+def sink_files(spark: SparkSession, events_path: str) -> list[str]:
+    """The files the sink has committed (its `_spark_metadata` log), none half-written."""
+    fs, root = _filesystem(spark, events_path)
+    if not fs.exists(root):
+        return []
+    try:
+        return list(spark.read.parquet(events_path).inputFiles())
+    except AnalysisException:  # the sink exists but has committed no file yet
+        return []
+
+
+def compacted_days(spark: SparkSession, events_path: str) -> dict[str, tuple[str, set[str]]]:
+    """Per compacted day: its newest complete version and the sink files it replaces."""
+    days = {}
+    root = compacted_root(events_path)
+    fs, root_path = _filesystem(spark, root)
+    if not fs.exists(root_path):
+        return days
+    for day_status in fs.listStatus(root_path):
+        day = day_status.getPath().getName().removeprefix("event_date=")
+        versions = mart_versions(spark, f"{root}/event_date={day}", marker=SOURCES_FILE)
+        if versions:
+            version_path = f"{root}/event_date={day}/{versions[-1]}"
+            sources = json.loads(read_text(spark, f"{version_path}/{SOURCES_FILE}"))
+            days[day] = (version_path, set(sources))
+    return days
 
 
 def read_events(
     spark: SparkSession, events_path: str, first: date | None = None, last: date | None = None
 ) -> DataFrame:
-    """The landed events, read through the sink's `_spark_metadata` log (exactly once)."""
-    events = spark.read.parquet(events_path)
+    """The landed events, exactly once: the sink's committed files, with compacted days in
+    place of the small files they replaced."""
+    compacted = compacted_days(spark, events_path)
+    replaced = set().union(*(sources for _, sources in compacted.values()))
+    files = [f for f in sink_files(spark, events_path) if f not in replaced]
+    parts = []
+    if files:
+        parts.append(spark.read.option("basePath", events_path).parquet(*files))
+    for day, (version_path, _) in sorted(compacted.items()):
+        rows = spark.read.parquet(version_path).withColumn("event_date", F.lit(day).cast("date"))
+        parts.append(rows)
+    if not parts:
+        raise FileNotFoundError(f"no landed events at {events_path}")
+    events = parts[0]
+    for part in parts[1:]:
+        events = events.unionByName(part)
     if first is not None:
         events = events.where(F.col("event_date") >= F.lit(first))
     if last is not None:
@@ -35,8 +87,8 @@ def _filesystem(spark: SparkSession, path: str):
     return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
 
 
-def mart_versions(spark: SparkSession, mart_path: str) -> list[str]:
-    """Complete versions of a mart, oldest first."""
+def mart_versions(spark: SparkSession, mart_path: str, marker: str = "_SUCCESS") -> list[str]:
+    """Complete versions (those with `marker`) of a mart, oldest first."""
     fs, root = _filesystem(spark, mart_path)
     if not fs.exists(root):
         return []
@@ -44,7 +96,7 @@ def mart_versions(spark: SparkSession, mart_path: str) -> list[str]:
     versions = []
     for status in fs.listStatus(root):
         name = status.getPath().getName()
-        success = jvm.org.apache.hadoop.fs.Path(status.getPath(), "_SUCCESS")
+        success = jvm.org.apache.hadoop.fs.Path(status.getPath(), marker)
         if name.startswith(VERSION_PREFIX) and fs.exists(success):
             versions.append(name)
     return sorted(versions, key=lambda name: int(name.removeprefix(VERSION_PREFIX)))
@@ -78,3 +130,17 @@ def write_mart(
     for old in mart_versions(spark, mart_path)[:-VERSIONS_KEPT]:
         fs.delete(jvm.org.apache.hadoop.fs.Path(f"{mart_path}/{old}"), True)
     return version_path
+
+
+def write_text_atomically(spark: SparkSession, path: str, text: str) -> None:
+    """Write a small file under a temporary name, then rename it: readers see all or nothing."""
+    fs, _ = _filesystem(spark, path)
+    jvm = spark.sparkContext._jvm
+    temporary = jvm.org.apache.hadoop.fs.Path(f"{path}._tmp")
+    stream = fs.create(temporary, True)
+    try:
+        stream.write(bytearray(text.encode()))
+    finally:
+        stream.close()
+    if not fs.rename(temporary, jvm.org.apache.hadoop.fs.Path(path)):
+        raise OSError(f"could not rename {temporary} to {path}")

@@ -10,7 +10,7 @@ from events.spark_schema import event_schema
 
 # A client_ts further from received_at than this is not believed (a device clock off by
 # days); the event is then dated by received_at, the server's clock.
-CLIENT_TS_MAX_AGE = "INTERVAL 7 DAYS"
+CLIENT_TS_MAX_AGE = "INTERVAL 30 DAYS"
 CLIENT_TS_MAX_LEAD = "INTERVAL 1 DAY"
 
 KAFKA_LINEAGE = ["kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp"]
@@ -89,7 +89,7 @@ def parse_records(records: DataFrame) -> DataFrame:
 
 
 def event_time(client_ts: Column, received_ts: Column) -> Column:
-    """client_ts when plausible (not over 7 days before nor 1 day after received_at)."""
+    """client_ts when plausible (not over 30 days before nor 1 day after received_at)."""
     plausible = (client_ts >= received_ts - F.expr(CLIENT_TS_MAX_AGE)) & (
         client_ts <= received_ts + F.expr(CLIENT_TS_MAX_LEAD)
     )

@@ -1,0 +1,62 @@
+# questlog: `make demo` runs the pipeline end to end, `make test` runs the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+STACK := python3 -m stack.manager
+export PATH := $(VENV)/bin:$(PATH)
+export SPARK_CONF_DIR ?= $(CURDIR)/.stack/conf/spark
+export PYSPARK_PYTHON := $(PY)
+export PYSPARK_DRIVER_PYTHON := $(PY)
+
+.PHONY: help setup up down status topic demo test test-unit lint format stream stream-status stream-stop bench bench-quick openapi
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip==26.3
+	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed ## venv with the pinned packages, the stack's Maven jars, kcat, Spark conf
+	$(STACK) setup
+	$(PY) -m lake.spark_conf
+
+up: setup ## start Kafka (KRaft), HDFS NameNode and DataNode, wait until they answer, create the topic
+	$(STACK) up
+	$(STACK) topic
+
+down: ## stop the stack (and the landing service)
+	$(STACK) down
+
+status: ## show each service of the stack
+	$(STACK) status
+
+topic: ## create the `events` topic if it is missing
+	$(STACK) topic
+
+demo: $(VENV)/.installed ## set up, start the stack, send events over HTTP, land them, compute marts (leaves the stack up)
+	$(PY) -m stack.demo
+
+test: setup ## start the stack, run every test (unit and integration), stop the stack even on failure
+	status=0; \
+	{ $(STACK) up && $(STACK) topic && $(PY) -m pytest $(PYTEST_ARGS); } || status=$$?; \
+	$(STACK) down; \
+	exit $$status
+
+test-unit: $(VENV)/.installed ## only the tests that need no service
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed ## ruff format and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+openapi: $(VENV)/.installed ## rebuild ingest/openapi.json from the event catalog
+	$(PY) -m ingest.openapi

@@ -1,0 +1,39 @@
+"""gunicorn settings of the ingest service.
+
+    gunicorn -c ingest/gunicorn.conf.py "ingest:create_app()"
+
+
+Workers and threads were chosen by measuring on a 2-core machine (README, "Ingest serving").
+Each worker is a process with its own Kafka producer; threads share it, which is what lets
+one producer batch the acknowledgements of many concurrent requests.
+"""
+
+import os
+import tempfile
+
+bind = os.environ.get("QUESTLOG_INGEST_BIND", "127.0.0.1:5000")
+workers = int(os.environ.get("QUESTLOG_INGEST_WORKERS", "2"))
+threads = int(os.environ.get("QUESTLOG_INGEST_THREADS", "8"))
+worker_class = "gthread"
+# A request waits at most publish_timeout_s for Kafka; this only catches a stuck worker.
+timeout = 30
+graceful_timeout = 15
+accesslog = None
+
+# Metrics are summed over workers through files in this folder (prometheus_client multiprocess).
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="questlog-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """Flush what the worker's producer still holds before the process ends."""
+    app = getattr(worker, "wsgi", None)
+    publisher = getattr(app, "extensions", {}).get("questlog.publisher")
+    if publisher is not None:
+        publisher.close()

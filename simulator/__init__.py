@@ -1,0 +1,1 @@
+"""A player simulator for "Build a Nation": deterministic events sent over HTTP."""
