@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
 
 from events.envelope import to_kafka
@@ -38,6 +38,7 @@ class KafkaPublisher:
         self.timeout_s = timeout_s
         self.max_in_flight = max_in_flight
         self._producer: KafkaProducer | None = None
+        self._admin: KafkaAdminClient | None = None
         self._lock = threading.Lock()
         self._in_flight = 0
 
@@ -100,6 +101,7 @@ class KafkaPublisher:
                 deliveries.append(Delivery(event_id, metadata.partition, metadata.offset))
         except KafkaError as error:
             self._release(len(events) - sent)
+            self._abandon(producer)
             log.warning(
                 "publish failed",
                 extra={"topic": self.topic, "events": len(events), "error": repr(error)},
@@ -108,23 +110,54 @@ class KafkaPublisher:
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         return deliveries
 
-    def ready(self) -> tuple[bool, str]:
-        """Whether the broker answers and knows the topic."""
+    def _abandon(self, producer: KafkaProducer) -> None:
+        """Drop a producer that missed a deadline, with every event it still holds.
+
+        Those events were answered 503, so the clients send them again; were the producer
+        kept, it would deliver them too when the broker returns, and the topic would hold
+        them twice. The next request connects afresh.
+        """
+        with self._lock:
+            if self._producer is producer:
+                self._producer = None
         try:
-            producer = self._connect()
-            partitions = producer.partitions_for(self.topic)
-        except KafkaError as error:
-            return False, f"Kafka unreachable: {error!r}"
-        except PublishError as error:
-            return False, str(error)
-        if not partitions:
+            producer.close(timeout=0)
+        except KafkaError:
+            # close() stops at its flush when batches are pending; abort them instead.
+            producer._sender.force_close()
+
+    def _admin_client(self) -> KafkaAdminClient:
+        with self._lock:
+            if self._admin is None:
+                timeout_ms = int(self.timeout_s * 1000)
+                self._admin = KafkaAdminClient(
+                    bootstrap_servers=self.bootstrap,
+                    request_timeout_ms=timeout_ms,
+                    bootstrap_timeout_ms=timeout_ms,
+                )
+            return self._admin
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether the broker answers a metadata request now and knows the topic."""
+        try:
+            (topic,) = self._admin_client().describe_topics([self.topic])
+        except Exception as error:  # any failure means not ready; a fresh client next time
+            with self._lock:
+                admin, self._admin = self._admin, None
+            if admin is not None:
+                admin.close()
+            return False, f"Kafka at {self.bootstrap} does not answer: {error!r}"
+        if topic["error_code"] != 0 or not topic["partitions"]:
             return False, f"topic {self.topic!r} not found"
-        return True, f"topic {self.topic!r} has {len(partitions)} partitions"
+        return True, f"topic {self.topic!r} has {len(topic['partitions'])} partitions"
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Flush what is still buffered, then disconnect."""
         with self._lock:
             producer, self._producer = self._producer, None
+            admin, self._admin = self._admin, None
+        if admin is not None:
+            admin.close()
         if producer is not None:
             producer.flush(timeout=timeout_s)
             producer.close(timeout=timeout_s)

@@ -53,6 +53,8 @@ def write_spark_conf(settings: LakeSettings) -> Path:
     conf_dir.mkdir(parents=True, exist_ok=True)
     (conf_dir / "spark-defaults.conf").write_text(spark_defaults(settings))
     (conf_dir / "log4j2.properties").write_text(LOG4J2)
+    # Keep the driver on loopback, beside the stack's services.
+    (conf_dir / "spark-env.sh").write_text("export SPARK_LOCAL_IP=127.0.0.1\n")
     return conf_dir
 
 
