@@ -71,3 +71,72 @@ def player_purchases(events: DataFrame) -> DataFrame:
         "last_purchase_at",
         F.col("active_days").cast("long").alias("active_days"),
     )
+
+
+def daily_item_sales(events: DataFrame) -> DataFrame:
+    """Per day, item and currency: purchases, units sold, unique buyers and revenue."""
+    return (
+        purchases(events)
+        .groupBy("event_date", "item", "currency")
+        .agg(
+            F.count(F.lit(1)).alias("purchases"),
+            F.sum("quantity").alias("units"),
+            F.countDistinct("player_id").alias("unique_buyers"),
+            F.sum("amount").alias("revenue"),
+        )
+    )
+
+
+def daily_active_players(events: DataFrame) -> DataFrame:
+    """Per day: players with any event, players seen for the first time, sessions started.
+
+    `new_players` needs each player's first day, so pass every event up to the last day
+    computed, not only the days computed.
+    """
+    first_day = events.groupBy("player_id").agg(F.min("event_date").alias("first_day"))
+    per_day = events.groupBy("event_date").agg(
+        F.countDistinct("player_id").alias("active_players"),
+        F.count(F.when(F.col("event_type") == "session_start", True)).alias("sessions"),
+    )
+    new = first_day.groupBy(F.col("first_day").alias("event_date")).agg(
+        F.count(F.lit(1)).alias("new_players")
+    )
+    return per_day.join(new, "event_date", "left").select(
+        "event_date",
+        F.col("active_players").cast("long").alias("active_players"),
+        F.coalesce("new_players", F.lit(0)).cast("long").alias("new_players"),
+        F.col("sessions").cast("long").alias("sessions"),
+    )
+
+
+def player_inventory(events: DataFrame) -> DataFrame:
+    """Per player seen: the items owned now (units and since when) and the guild joined last."""
+    owned = (
+        purchases(events)
+        .groupBy("player_id", "item")
+        .agg(F.sum("quantity").alias("quantity"), F.min("event_ts").alias("since"))
+        .groupBy("player_id")
+        .agg(F.sort_array(F.collect_list(F.struct("item", "quantity", "since"))).alias("items"))
+    )
+    guild = (
+        events.where(F.col("event_type") == "join_guild")
+        .groupBy("player_id")
+        .agg(F.max_by(F.struct("event_ts", "properties.guild_id"), "event_ts").alias("last"))
+        .select(
+            "player_id",
+            F.col("last.guild_id").alias("guild_id"),
+            F.col("last.event_ts").alias("guild_since"),
+        )
+    )
+    players = events.select("player_id").distinct()
+    item_type = "array<struct<item:string,quantity:bigint,since:timestamp>>"
+    return (
+        players.join(owned, "player_id", "left")
+        .join(guild, "player_id", "left")
+        .select(
+            "player_id",
+            F.coalesce("items", F.array().cast(item_type)).alias("items"),
+            "guild_id",
+            "guild_since",
+        )
+    )

@@ -10,11 +10,21 @@ from lake.settings import LakeSettings
 from lake.spark_conf import write_spark_conf
 
 
-def spark_session(app_name: str, settings: LakeSettings | None = None) -> SparkSession:
-    """A session with the Kafka connector; `spark-defaults.conf` of the stack carries the jars."""
+def spark_session(
+    app_name: str, settings: LakeSettings | None = None, *, catalog: bool = False
+) -> SparkSession:
+    """A session with the Kafka connector (`spark-defaults.conf` of the stack has the jars).
+
+    `catalog=True` opens the persistent table catalog (a Hive metastore in embedded Derby,
+    which one process at a time may hold): only the mart jobs register tables, so the
+    landing stream and the tests keep to an in-memory catalog and never lock it.
+    """
     settings = settings or LakeSettings.from_env()
-    # Read by the JVM pyspark launches; spark-submit users export it (the Makefile does).
     if not (settings.spark_conf_dir / "spark-defaults.conf").exists():
         write_spark_conf(settings)
+    # Read by the JVM pyspark launches; spark-submit users export it (the Makefile does).
     os.environ.setdefault("SPARK_CONF_DIR", str(settings.spark_conf_dir))
-    return SparkSession.builder.appName(app_name).getOrCreate()
+    builder = SparkSession.builder.appName(app_name)
+    if not catalog:
+        builder = builder.config("spark.sql.catalogImplementation", "in-memory")
+    return builder.getOrCreate()

@@ -31,6 +31,7 @@ def spark_defaults(settings: LakeSettings) -> str:
             f"no Kafka connector jars in {settings.stack_dir}/jars/spark: run `make setup`"
         )
     warehouse = settings.stack_dir / "data" / "spark-warehouse"
+    metastore = settings.stack_dir / "data" / "metastore_db"
     lines = {
         "spark.jars": ",".join(str(jar) for jar in jars),
         "spark.sql.session.timeZone": "UTC",
@@ -38,6 +39,14 @@ def spark_defaults(settings: LakeSettings) -> str:
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": "2g",
         "spark.sql.warehouse.dir": str(warehouse),
+        # Tables of the lake and the marts persist between runs in a local Hive metastore.
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={metastore};create=true"
+        ),
+        # Tables read their folder as Spark does, so the sink's `_spark_metadata` log holds.
+        "spark.sql.hive.manageFilesourcePartitions": "false",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.stack_dir / 'data'}",
         "spark.sql.streaming.stateStore.providerClass": (
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
         ),

@@ -69,6 +69,7 @@ def spark():
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.sql.catalogImplementation", "in-memory")
         .getOrCreate()
     )
     yield session

@@ -89,7 +89,19 @@ def ingest_url(topic, tmp_path):
         yield url
 
 
-def spark_submit(script: str, *args: str, env: dict | None = None, check=True):
+def own_catalog_conf(folder: Path) -> list[str]:
+    """spark-submit options giving a test its own table catalog, not the user's."""
+    return [
+        "--conf",
+        f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={folder}/metastore;create=true",
+        "--conf",
+        f"spark.sql.warehouse.dir={folder}/warehouse",
+    ]
+
+
+def spark_submit(
+    script: str, *args: str, env: dict | None = None, check=True, conf: list[str] | None = None
+):
     """Run a project entry point with spark-submit, as a user would."""
     environ = {
         **os.environ,
@@ -100,7 +112,7 @@ def spark_submit(script: str, *args: str, env: dict | None = None, check=True):
         **(env or {}),
     }
     result = subprocess.run(
-        [str(VENV_BIN / "spark-submit"), script, *args],
+        [str(VENV_BIN / "spark-submit"), *(conf or []), script, *args],
         cwd=REPO_ROOT,
         env=environ,
         capture_output=True,

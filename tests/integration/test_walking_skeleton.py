@@ -13,19 +13,19 @@ import requests
 from lake.io import read_events, read_mart
 from simulator.players import simulate
 from simulator.sender import Sender
-from tests.integration.conftest import spark_submit
+from tests.integration.conftest import spark_submit, own_catalog_conf
 from tests.unit.test_seed_routes import SEED_TEXTS
 
 
 @pytest.fixture
-def sent_and_landed(ingest_url, topic, lake_root, lake_settings):
+def sent_and_landed(ingest_url, topic, lake_root, lake_settings, tmp_path):
     """Simulated events sent over HTTP, then landed and aggregated by spark-submit jobs."""
     first_day = datetime.now(UTC).date() - timedelta(days=3)
     events = list(simulate(players=25, days=3, seed=11, first_day=first_day))
     Sender(ingest_url).send_all(events, batch_size=40, single_every=5)
     env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
     spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-    spark_submit("jobs/player_purchases.py", env=env)
+    spark_submit("jobs/player_purchases.py", env=env, conf=own_catalog_conf(tmp_path))
     return events, env
 
 
