@@ -21,8 +21,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.installed ## venv with the pinned packages, the stack's Maven jars, kcat, Spark conf
+setup: $(VENV)/.installed ## venv with the pinned packages, the stack's Maven jars, kcat, docker-compose, Spark conf
 	$(STACK) setup
+	bash stack/install_tools.sh
 	$(PY) -m lake.spark_conf
 
 up: setup ## start Kafka (KRaft), HDFS NameNode and DataNode, wait until they answer, create the topic
@@ -40,6 +41,15 @@ topic: ## create the `events` topic if it is missing
 
 demo: $(VENV)/.installed ## set up, start the stack, send events over HTTP, land them, compute marts (leaves the stack up)
 	$(PY) -m stack.demo
+
+stream: up ## run the landing job as a background service (micro-batches; logs each batch)
+	$(STACK) stream start
+
+stream-status: ## is the landing service running, and its latest batch
+	$(STACK) stream status
+
+stream-stop: ## stop the landing service
+	$(STACK) stream stop
 
 test: setup ## start the stack, run every test (unit and integration), stop the stack even on failure
 	status=0; \

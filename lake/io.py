@@ -81,6 +81,20 @@ def read_events(
     return events
 
 
+QUARANTINE_SCHEMA = (
+    "raw_value string, reason string, kafka_topic string, kafka_partition int, "
+    "kafka_offset long, kafka_timestamp timestamp, landed_at timestamp, landed_date date"
+)
+
+
+def read_quarantine(spark: SparkSession, quarantine_path: str) -> DataFrame:
+    """The quarantined records (through the sink's log), empty when none were ever kept."""
+    fs, root = _filesystem(spark, quarantine_path)
+    if not fs.exists(root):
+        return spark.createDataFrame([], QUARANTINE_SCHEMA)
+    return spark.read.schema(QUARANTINE_SCHEMA).parquet(quarantine_path)
+
+
 def _filesystem(spark: SparkSession, path: str):
     jvm = spark.sparkContext._jvm
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)

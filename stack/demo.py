@@ -2,7 +2,8 @@
 
 Set-up, the stack (Kafka, HDFS), the topic, the ingest service under gunicorn, the seed's
 four curl requests, simulated players over HTTP, kcat reading the topic, the landing job,
-the marts. The stack is left running afterwards (`make down` stops it).
+the marts and their SQL tables, the audit, the notebook. The stack is left running
+afterwards (`make down` stops it).
 """
 
 from __future__ import annotations
@@ -95,8 +96,17 @@ def main() -> int:
         print("\n".join(lines[:5]) + f"\n    ... {len(lines)} messages on the topic")
     with step("land the topic in HDFS as Parquet (spark-submit streaming/land_events.py)"):
         spark_submit("streaming/land_events.py", "--until-caught-up")
-    with step("compute the per-player purchase mart (spark-submit jobs/player_purchases.py)"):
-        spark_submit("jobs/player_purchases.py", "--show", "15")
+    marts = ["player_purchases", "daily_item_sales", "daily_active_players", "player_inventory"]
+    for mart in marts:
+        with step(f"compute the {mart} mart (spark-submit jobs/{mart}.py)"):
+            spark_submit(f"jobs/{mart}.py", "--show", "8")
+    with step("audit: every Kafka offset landed, quarantined or a dropped duplicate"):
+        spark_submit("streaming/audit.py", "--hours", "6")
+    with step("run the notebook top to bottom and render it to HTML"):
+        report = run(sys.executable, "notebooks/render.py").strip()
+    print("\nSQL tables (spark-sql -e 'SELECT * FROM player_purchases LIMIT 5'):")
+    print("  events, " + ", ".join(marts))
+    print(f"notebook rendered to: {report}")
     print("\nwall time per step:")
     for title, elapsed in TIMES:
         print(f"  {elapsed:7.1f} s  {title}")

@@ -631,6 +631,90 @@ def describe_topic(settings: StackSettings, name: str) -> None:
     _print_tool_result(result, f"describing topic {name}")
 
 
+# ---------------------------------------------------------------- the landing service
+
+LANDING = "landing"
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+
+
+def landing_command(settings: StackSettings) -> list[str]:
+    """spark-submit of the landing job in service mode, tagged like the other services."""
+    tags = f"-Dquestlog.service={LANDING} -Dquestlog.stack={settings.stack_dir}"
+    return [
+        str(VENV_BIN / "spark-submit"),
+        "--driver-java-options",
+        tags,
+        str(REPO_ROOT / "streaming" / "land_events.py"),
+        "--service",
+    ]
+
+
+def stream_start(settings: StackSettings) -> None:
+    """Start the landing job in the background (micro-batches until stopped)."""
+    pid = running_pid(settings, LANDING)
+    if pid is not None:
+        print(f"{LANDING}: already running (pid {pid})")
+        return
+    for service in SERVICES:
+        if not answers(settings, service):
+            raise StackError(f"{service} does not answer; run: make up")
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    settings.pids_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "SPARK_CONF_DIR": str(settings.conf_dir / "spark"),
+        "PYSPARK_PYTHON": str(VENV_BIN / "python"),
+        "PYSPARK_DRIVER_PYTHON": str(VENV_BIN / "python"),
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+    }
+    with log_file(settings, LANDING).open("a") as log:
+        log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {LANDING}\n")
+        log.flush()
+        process = subprocess.Popen(
+            landing_command(settings),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env=env,
+            start_new_session=True,
+        )
+    pid_file(settings, LANDING).write_text(f"{process.pid}\n")
+    # spark-submit execs into the driver JVM; wait until its tagged command line shows.
+    deadline = time.monotonic() + settings.timeout
+    while running_pid_quiet(settings, LANDING) is None:
+        if process.poll() is not None:
+            raise StackError(f"{LANDING}: exited\n{log_report(settings, LANDING)}")
+        if time.monotonic() > deadline:
+            raise StackError(f"{LANDING}: did not start\n{log_report(settings, LANDING)}")
+        time.sleep(0.1)
+    print(f"{LANDING}: started (pid {process.pid}); batches log to {log_file(settings, LANDING)}")
+
+
+def running_pid_quiet(settings: StackSettings, service: str) -> int | None:
+    """Like running_pid, but leaves the pid file of a process still being exec'd."""
+    try:
+        pid = int(pid_file(settings, service).read_text().strip())
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    tag = f"-Dquestlog.service={service}".encode()
+    return pid if tag in arguments and is_alive(pid) else None
+
+
+def stream_status(settings: StackSettings) -> None:
+    """Whether the landing job runs, and its latest micro-batch."""
+    pid = running_pid(settings, LANDING)
+    print(f"{LANDING:<9} {f'running (pid {pid})' if pid else 'stopped'}")
+    try:
+        lines = log_file(settings, LANDING).read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    batches = [line for line in lines if line.startswith('{"query": "land_events"')]
+    if batches:
+        print(f"latest batch: {batches[-1]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     settings = StackSettings.from_env()
@@ -648,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     topic = commands.add_parser("topic", help="create a topic if it does not exist")
     topic.add_argument("--name", default=settings.topic)
     topic.add_argument("--partitions", type=int, default=settings.topic_partitions)
+    stream = commands.add_parser("stream", help="the landing job as a background service")
+    stream.add_argument("action", choices=["start", "status", "stop"])
     describe = commands.add_parser("describe", help="describe a topic")
     describe.add_argument("--name", default=settings.topic)
     args = parser.parse_args(argv)
@@ -664,7 +750,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "up":
             up(settings, services or list(SERVICES))
         elif args.command == "down":
+            if not services:
+                stop(settings, LANDING)
             down(settings, services or list(SERVICES))
+        elif args.command == "stream":
+            {"start": stream_start, "status": stream_status}.get(
+                args.action, lambda s: stop(s, LANDING)
+            )(settings)
         elif args.command == "status":
             status(settings)
         elif args.command == "topic":

@@ -15,7 +15,7 @@ import sys
 from pyspark.sql import functions as F
 
 from lake.checkpoint import committed_offsets, initial_offsets
-from lake.io import read_events
+from lake.io import read_events, read_quarantine
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from streaming.completeness import account_for_offsets, missing_ranges, per_hour, per_partition
@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         .load()
     )
     landed = read_events(spark, lake.events_path).where(F.col("kafka_topic") == args.topic)
-    quarantined = spark.read.parquet(lake.quarantine_path).where(F.col("kafka_topic") == args.topic)
+    quarantined = read_quarantine(spark, lake.quarantine_path).where(
+        F.col("kafka_topic") == args.topic
+    )
     outcomes = account_for_offsets(records, landed, quarantined).cache()
 
     print(f"audit of topic {args.topic!r}, lake {lake.lake_root}")

@@ -20,8 +20,8 @@ from tests.integration.conftest import (
     VENV_BIN,
     free_port,
     new_topic,
-    spark_submit,
     own_catalog_conf,
+    spark_submit,
 )
 
 MARTS = ["player_purchases", "daily_item_sales", "daily_active_players", "player_inventory"]

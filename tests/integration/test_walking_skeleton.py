@@ -13,7 +13,7 @@ import requests
 from lake.io import read_events, read_mart
 from simulator.players import simulate
 from simulator.sender import Sender
-from tests.integration.conftest import spark_submit, own_catalog_conf
+from tests.integration.conftest import own_catalog_conf, spark_submit
 from tests.unit.test_seed_routes import SEED_TEXTS
 
 

@@ -129,3 +129,11 @@ def test_the_same_event_id_three_times_is_kept_once(spark):
     counts = {r.event_id: r["count"] for r in deduped.groupBy("event_id").count().collect()}
     assert counts == {"dup": 1, "other": 1}
     assert deduped.where(F.col("event_id") == "dup").count() == 1
+
+
+def test_the_quarantine_is_read_back_with_the_schema_it_is_written_with(spark):
+    from lake.io import QUARANTINE_SCHEMA
+
+    written = quarantined_records(parse_records(kafka_records(spark, ["{oops"])))
+    declared = spark.createDataFrame([], QUARANTINE_SCHEMA)
+    assert written.schema.simpleString() == declared.schema.simpleString()

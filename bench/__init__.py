@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline against the real stack: `make bench` (full) or `make bench-quick`."""

@@ -1,0 +1,424 @@
+"""The cluster deployment agrees with the local stack: docker-compose.yml, Dockerfile, versions.
+
+No Docker engine is needed: a Compose implementation validates and resolves docker-compose.yml
+(`docker-compose config`, installed by `make setup`), hadolint lints the Dockerfile, and the
+rest compares what they declare with the settings and versions the code reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import fields
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from ingest.settings import IngestSettings
+from lake.settings import LakeSettings
+from stack.manager import StackSettings, read_versions
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
+GUNICORN_CONF = REPO / "ingest" / "gunicorn.conf.py"
+FIRST_PARTY = {"events", "ingest", "lake", "jobs", "streaming", "stack", "simulator", "bench"}
+BUILD_TOOLS = re.compile(r"\b(build-essential|gcc|g\+\+|clang|make|cmake|[a-z0-9.+-]+-dev)\b")
+
+
+def canonical(name: str) -> str:
+    """A distribution name as pip compares them (`Flask`, `python_json_logger` -> lower, dashes)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# ---------------------------------------------------------------- docker-compose.yml
+
+
+@functools.cache
+def compose_config() -> subprocess.CompletedProcess[str]:
+    """`docker-compose config` on the file, with none of this shell's QUESTLOG_* or COMPOSE_*."""
+    tool = shutil.which("docker-compose")
+    assert tool, "docker-compose is not installed: run `make setup`"
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("QUESTLOG_", "COMPOSE_", "DOCKER_"))
+    }
+    command = [tool, "--project-directory", str(REPO), "-f", str(COMPOSE_FILE), "config"]
+    return subprocess.run(command, capture_output=True, text=True, env=environ, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, dict]:
+    """The services as Compose resolves them: variables filled in, YAML anchors merged."""
+    result = compose_config()
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def questlog_env(service: dict) -> dict[str, str]:
+    environment = service.get("environment", {})
+    return {name: str(value) for name, value in environment.items() if name.startswith("QUESTLOG_")}
+
+
+def container_ports(service: dict) -> set[int]:
+    """The container side of each published port (Compose writes long or short syntax)."""
+    ports = set()
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            ports.add(int(port["target"]))
+        else:
+            ports.add(int(str(port).split("/")[0].rsplit(":", 1)[-1]))
+    return ports
+
+
+def url_port(url: str) -> int:
+    return urlparse(url if "://" in url else f"//{url}").port
+
+
+def test_compose_file_passes_docker_compose_config():
+    result = compose_config()
+    assert result.returncode == 0, result.stderr
+    # Warnings (an unset variable, say) count as errors.
+    assert result.stderr.strip() == ""
+
+
+def test_every_service_has_a_health_check_or_is_a_one_shot(services):
+    awaited = {
+        name
+        for service in services.values()
+        for name, condition in service.get("depends_on", {}).items()
+        if condition["condition"] == "service_completed_successfully"
+    }
+    for name, service in services.items():
+        if "healthcheck" in service:
+            assert service["healthcheck"]["test"], name
+            continue
+        one_shot = name in awaited or "profiles" in service
+        assert one_shot and service.get("restart") == "no", f"{name} has no health check"
+
+
+def test_long_running_services_start_only_after_what_they_need_is_healthy(services):
+    for name, service in services.items():
+        for needed, condition in service.get("depends_on", {}).items():
+            healthy = "healthcheck" in services[needed]
+            expected = "service_healthy" if healthy else "service_completed_successfully"
+            assert condition["condition"] == expected, f"{name} -> {needed}"
+
+
+def test_kafka_and_hdfs_keep_their_data_in_named_volumes():
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    named = set(raw["volumes"])
+    mounts = {name: raw["services"][name]["volumes"] for name in ("kafka", "namenode", "datanode")}
+    log_dir = raw["services"]["kafka"]["environment"]["KAFKA_LOG_DIRS"]
+    assert mounts["kafka"] == [f"kafka-data:{log_dir}"]
+    for name in ("namenode", "datanode"):
+        source, target = mounts[name][0].split(":")
+        assert source in named and target == "/data"
+    hadoop_env = raw["services"]["namenode"]["environment"]
+    assert hadoop_env["HDFS-SITE.XML_dfs.namenode.name.dir"].startswith("file:///data/")
+    assert hadoop_env["HDFS-SITE.XML_dfs.datanode.data.dir"].startswith("file:///data/")
+
+
+def test_images_carry_the_versions_of_stack_versions_env(services):
+    versions = read_versions()
+    spark_tag = f"{versions['SPARK_VERSION']}-scala{versions['SCALA_BINARY_VERSION']}-java"
+    images = {name: service["image"] for name, service in services.items() if "image" in service}
+    assert images["kafka"] == images["kafka-topics"] == f"apache/kafka:{versions['KAFKA_VERSION']}"
+    assert images["namenode"] == images["datanode"] == f"apache/hadoop:{versions['HADOOP_VERSION']}"
+    assert images["spark-master"] == images["spark-worker"]
+    assert images["spark-master"].startswith(f"apache/spark:{spark_tag}")
+    for name, image in images.items():
+        assert ":" in image and not image.endswith(":latest"), f"{name}: {image} is not pinned"
+
+
+def test_services_not_from_an_official_image_are_built_from_the_dockerfile(services):
+    stages = dockerfile_stages()
+    for name, service in services.items():
+        assert ("image" in service) != ("build" in service), name
+        if "build" in service:
+            assert service["build"]["target"] in stages, name
+
+
+def test_pyspark_pin_equals_spark_version():
+    spark = read_versions()["SPARK_VERSION"]
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert re.search(r'"pyspark==([^"]+)"', pyproject).group(1) == spark
+    assert lock_pins()["pyspark"] == spark
+
+
+def test_streaming_job_uses_the_kafka_connector_of_the_local_stack(services):
+    versions = read_versions()
+    pom = ET.parse(REPO / "stack" / "maven" / "spark" / "pom.xml").getroot()
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    dependency = pom.find("m:dependencies/m:dependency", ns)
+    properties = {
+        "${scala.binary.version}": versions["SCALA_BINARY_VERSION"],
+        "${spark.version}": versions["SPARK_VERSION"],
+    }
+    parts = [dependency.find(f"m:{tag}", ns).text for tag in ("groupId", "artifactId", "version")]
+    for placeholder, value in properties.items():
+        parts = [part.replace(placeholder, value) for part in parts]
+    command = services["streaming"]["command"]
+    assert command[command.index("--packages") + 1] == ":".join(parts)
+    assert parts[2] == versions["SPARK_VERSION"]
+
+
+def test_spark_driver_runs_the_java_version_of_the_spark_image(services):
+    java = re.search(r"-java(\d+)-", services["spark-master"]["image"]).group(1)
+    driver = " ".join(args for _, args in dockerfile_stages()["spark-app"])
+    assert f"openjdk-{java}-jre-headless" in driver
+
+
+def test_notebook_image_runs_the_pinned_spark():
+    base = dockerfile_stages()["notebook"][0][1].split()[0]
+    assert base == f"quay.io/jupyter/pyspark-notebook:spark-{read_versions()['SPARK_VERSION']}"
+
+
+# ---------------------------------------------------------------- one configuration surface
+
+
+def known_setting_names() -> set[str]:
+    """Every QUESTLOG_* variable the code reads: settings fields, the stack, gunicorn."""
+    names = {
+        f"QUESTLOG_{field.name.upper()}"
+        for settings in (LakeSettings, IngestSettings)
+        for field in fields(settings)
+    }
+    for source in (REPO / "stack" / "manager.py", GUNICORN_CONF):
+        names |= set(re.findall(r"QUESTLOG_[A-Z_]+[A-Z]", source.read_text()))
+    return names
+
+
+def test_compose_sets_only_variables_the_code_reads(services):
+    known = known_setting_names()
+    for name, service in services.items():
+        unknown = set(questlog_env(service)) - known
+        assert not unknown, f"{name} sets {sorted(unknown)}, which no questlog code reads"
+
+
+def test_every_service_reads_the_same_value_of_a_setting(services):
+    values: dict[str, set[str]] = {}
+    for service in services.values():
+        for variable, value in questlog_env(service).items():
+            values.setdefault(variable, set()).add(value)
+    assert {variable: len(seen) for variable, seen in values.items()} == dict.fromkeys(values, 1)
+
+
+def test_settings_objects_build_from_the_compose_environment(services):
+    lake_default, ingest_default = LakeSettings(), IngestSettings()
+    for name in ("ingest", "streaming", "marts", "jupyter"):
+        environ = questlog_env(services[name])
+        lake = LakeSettings.from_env(environ)
+        ingest = IngestSettings.from_env(environ)
+        assert lake.kafka_bootstrap == ingest.kafka_bootstrap == "kafka:9092", name
+        assert lake.lake_root == ingest.lake_root, name
+        assert lake.webhdfs_url == ingest.webhdfs_url, name
+        # The topic and the lake's layout are those of the local stack; only hosts differ.
+        assert lake.topic == ingest.topic == lake_default.topic == ingest_default.topic
+        assert urlparse(lake.lake_root).path == urlparse(lake_default.lake_root).path
+        assert lake.events_path == "hdfs://namenode:9000/questlog/lake/events"
+
+
+def test_containers_listen_on_the_ports_of_the_local_stack(services):
+    stack = StackSettings.from_env({})
+    lake = LakeSettings.from_env(questlog_env(services["streaming"]))
+    kafka = services["kafka"]["environment"]
+    hadoop = services["namenode"]["environment"]
+
+    listeners = dict(listener.split("://") for listener in kafka["KAFKA_LISTENERS"].split(","))
+    assert url_port(listeners["PLAINTEXT"]) == stack.kafka_port == url_port(lake.kafka_bootstrap)
+    assert url_port(listeners["CONTROLLER"]) == stack.kafka_controller_port
+    assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"].endswith(f":{stack.kafka_controller_port}")
+
+    default_fs = hadoop["CORE-SITE.XML_fs.defaultFS"]
+    assert url_port(default_fs) == stack.hdfs_port == url_port(lake.lake_root)
+    assert lake.lake_root.startswith(f"{default_fs}/")
+    http_address = hadoop["HDFS-SITE.XML_dfs.namenode.http-address"]
+    assert url_port(http_address) == stack.webhdfs_port == url_port(lake.webhdfs_url)
+    assert 9870 in container_ports(services["namenode"])
+
+    default_bind = re.search(r'"QUESTLOG_INGEST_BIND", "([^"]+)"', GUNICORN_CONF.read_text())
+    image_bind = re.search(r"QUESTLOG_INGEST_BIND=(\S+)", DOCKERFILE.read_text())
+    assert url_port(default_bind.group(1)) == url_port(image_bind.group(1)) == 5000
+    assert container_ports(services["ingest"]) == {5000}
+
+
+def test_topic_is_created_as_the_local_stack_creates_it(services):
+    stack = StackSettings.from_env({})
+    environ = questlog_env(services["kafka-topics"])
+    assert environ["QUESTLOG_TOPIC"] == stack.topic == LakeSettings().topic
+    assert int(environ["QUESTLOG_TOPIC_PARTITIONS"]) == stack.topic_partitions
+    # Compose keeps `$$` (a literal `$` for the container's shell) escaped in its output.
+    script = " ".join(services["kafka-topics"]["command"]).replace("$$", "$")
+    for variable in ("QUESTLOG_KAFKA_BOOTSTRAP", "QUESTLOG_TOPIC", "QUESTLOG_TOPIC_PARTITIONS"):
+        assert f'"${variable}"' in script
+
+
+# ---------------------------------------------------------------- Dockerfile
+
+
+@functools.cache
+def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    """The Dockerfile's stages by name, each a list of (INSTRUCTION, arguments)."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    stages: dict[str, list[tuple[str, str]]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, arguments = line.partition(" ")
+        if instruction.upper() == "FROM":
+            words = arguments.split()
+            stage = words[2] if len(words) == 3 and words[1].upper() == "AS" else str(len(stages))
+            stages[stage] = []
+        stages[stage].append((instruction.upper(), arguments.strip()))
+    return stages
+
+
+def final_stages(services: dict[str, dict]) -> set[str]:
+    """The stages that become images: compose's build targets and the default (last) one."""
+    targets = {s["build"]["target"] for s in services.values() if "build" in s}
+    return targets | {list(dockerfile_stages())[-1]}
+
+
+def image_packages(stage: str) -> list[str]:
+    """The package names a stage's `ARG <...>_PACKAGES="..."` lists."""
+    for instruction, arguments in dockerfile_stages()[stage]:
+        if instruction == "ARG" and re.match(r"[A-Z_]+_PACKAGES=", arguments):
+            return arguments.split("=", 1)[1].strip('"').split()
+    raise AssertionError(f"stage {stage} lists no packages")
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    assert hadolint, "hadolint is not installed: run `make setup`"
+    command = [hadolint, "--no-color", str(DOCKERFILE)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_base_images_are_pinned_by_tag():
+    stages = dockerfile_stages()
+    for stage, instructions in stages.items():
+        image = instructions[0][1].split()[0]
+        if image in stages:
+            continue
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+", image), f"{stage}: {image} has no tag"
+        assert not image.endswith(":latest"), f"{stage}: {image}"
+
+
+def test_images_run_as_a_non_root_user(services):
+    for stage in final_stages(services):
+        users = [args for instruction, args in dockerfile_stages()[stage] if instruction == "USER"]
+        assert users, f"{stage} does not choose its user"
+        assert users[-1].split(":")[0] not in ("root", "0"), stage
+
+
+def test_images_install_no_build_tools(services):
+    for stage in final_stages(services):
+        for instruction, arguments in dockerfile_stages()[stage]:
+            if instruction == "RUN" and "install" in arguments:
+                assert not BUILD_TOOLS.search(arguments.split("install", 1)[1]), stage
+
+
+def test_ingest_image_serves_with_gunicorn_and_checks_its_health():
+    stages = dockerfile_stages()
+    ingest = dict(stages["ingest"])
+    assert list(stages)[-1] == "ingest", "ingest is the image `docker build .` makes"
+    assert "ingest/gunicorn.conf.py" in ingest["CMD"] and "ingest:create_app()" in ingest["CMD"]
+    assert "/healthz" in ingest["HEALTHCHECK"]
+
+
+# ---------------------------------------------------------------- Python packages of the images
+
+
+def imported_top_level_names(roots: list[Path]) -> set[str]:
+    """Third-party modules imported from `roots`, following imports into questlog's own modules.
+
+    Every import counts, also those inside functions (ingest loads `ingest.players` lazily).
+    """
+    todo, seen, found = list(roots), set(), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in FIRST_PARTY:
+                    parts = name.split(".")
+                    for end in range(1, len(parts) + 1):
+                        module = REPO.joinpath(*parts[:end])
+                        for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                            if candidate.is_file():
+                                todo.append(candidate)
+                elif top not in sys.stdlib_module_names and top != "__future__":
+                    found.add(top)
+    return found
+
+
+def distributions_of(module_names: set[str]) -> set[str]:
+    """The installed distributions that provide these top-level modules."""
+    providers = metadata.packages_distributions()
+    missing = module_names - set(providers)
+    assert not missing, f"imports of modules no installed package provides: {sorted(missing)}"
+    return {canonical(dist) for name in module_names for dist in providers[name]}
+
+
+def with_dependencies(names: list[str] | set[str]) -> set[str]:
+    """The distributions and, recursively, what they require (as installed here, no extras)."""
+    todo, closure = [canonical(name) for name in names], set()
+    while todo:
+        name = todo.pop()
+        if name in closure:
+            continue
+        closure.add(name)
+        for text in metadata.requires(name) or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonical(requirement.name))
+    return closure
+
+
+def lock_pins() -> dict[str, str]:
+    lines = (REPO / "requirements.lock").read_text().split()
+    return {canonical(line.split("==")[0]): line.split("==")[1] for line in lines}
+
+
+@pytest.mark.parametrize(
+    ("stage", "sources"),
+    [("ingest-deps", ["ingest"]), ("spark-deps", ["streaming", "jobs"])],
+)
+def test_image_has_every_package_its_code_imports(stage, sources):
+    roots = [path for source in sources for path in sorted((REPO / source).glob("*.py"))]
+    imported = distributions_of(imported_top_level_names(roots))
+    installed = with_dependencies(image_packages(stage))
+    assert imported <= installed, f"add to {stage}: {sorted(imported - installed)}"
+
+
+@pytest.mark.parametrize("stage", ["ingest-deps", "spark-deps"])
+def test_every_package_an_image_installs_is_pinned_by_the_lock(stage):
+    unpinned = with_dependencies(image_packages(stage)) - set(lock_pins())
+    assert not unpinned, f"{stage} installs packages requirements.lock does not pin: {unpinned}"
+
+
+def test_ingest_image_carries_no_spark():
+    assert "pyspark" not in with_dependencies(image_packages("ingest-deps"))
