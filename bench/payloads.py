@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-
-from kafka import KafkaProducer
 
 from events.envelope import enrich, to_kafka, utc_now_iso
 from simulator.players import simulate
@@ -38,7 +34,7 @@ def stored_purchase() -> bytes:
     return to_kafka(enrich(purchase, CONTEXT))[1]
 
 
-def _value_pool(seed: int) -> list[tuple[bytes, bytes]]:
+def value_pool(seed: int) -> list[tuple[bytes, bytes]]:
     """(key, value without its event_id) of enriched events, received now."""
     received_at = utc_now_iso()
     pool = []
@@ -49,31 +45,3 @@ def _value_pool(seed: int) -> list[tuple[bytes, bytes]]:
         assert value.startswith(EVENT_ID_PREFIX)  # enrich puts event_id first
         pool.append((key, value[len(EVENT_ID_PREFIX) + 36 :]))
     return pool
-
-
-def _fill_share(bootstrap: str, topic: str, events: int, seed: int) -> None:
-    """Send `events` distinct valid events (fresh event_ids over a pool of realistic ones)."""
-    pool = _value_pool(seed)
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks=1,
-        linger_ms=50,
-        batch_size=512 * 1024,
-        buffer_memory=128 * 1024 * 1024,
-    )
-    for number in range(events):
-        key, rest = pool[number % len(pool)]
-        event_id = str(uuid.uuid4()).encode()
-        producer.send(topic, EVENT_ID_PREFIX + event_id + rest, key=key)
-    producer.flush()
-    producer.close()
-
-
-def prefill(bootstrap: str, topic: str, events: int, processes: int = 2) -> dict:
-    """Fill `topic` with `events` distinct events from a few producer processes; time it."""
-    started = time.perf_counter()
-    shares = [events // processes + (1 if i < events % processes else 0) for i in range(processes)]
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        pool.starmap(_fill_share, [(bootstrap, topic, n, i) for i, n in enumerate(shares)])
-    elapsed = time.perf_counter() - started
-    return {"events": events, "seconds": elapsed, "events_per_s": events / elapsed}

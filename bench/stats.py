@@ -28,8 +28,13 @@ def summary(runs: Sequence[float]) -> dict:
     }
 
 
-def ratio(figure: float | None, ceiling: float | None) -> float | None:
-    """How much of its ceiling a figure reaches (both rates), or None when there is none."""
-    if figure is None or not ceiling:
+def ratio(
+    figure: float | None, ceiling: float | None, higher_is_better: bool = True
+) -> float | None:
+    """How much of its ceiling's performance a figure reaches (1.0 = as good), or None.
+
+    Rates (events/s) divide figure by ceiling; times and latencies divide ceiling by figure.
+    """
+    if not figure or not ceiling:
         return None
-    return figure / ceiling
+    return figure / ceiling if higher_is_better else ceiling / figure

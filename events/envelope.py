@@ -107,7 +107,7 @@ def validate(event: object, index: int = 0) -> list[Problem]:
     if not isinstance(event, dict):
         return [Problem(index, "(event)", "an event must be a JSON object")]
     event_type = event.get("event_type")
-    if event_type not in CATALOG:
+    if not isinstance(event_type, str) or event_type not in CATALOG:
         reason = "missing" if event_type is None else f"unknown event type {event_type!r}"
         return [Problem(index, "event_type", reason)]
     version = event.get("schema_version", CURRENT_SCHEMA_VERSION)

@@ -68,7 +68,9 @@ def post_events():
     if problems:
         for event in client_events:
             event_type = event.get("event_type") if isinstance(event, dict) else None
-            label = event_type if event_type in CATALOG else "unknown"
+            label = (
+                event_type if isinstance(event_type, str) and event_type in CATALOG else "unknown"
+            )
             metrics.EVENTS_REJECTED.labels(label, "invalid").inc()
         guard.abort_with_headers(
             400,

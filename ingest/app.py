@@ -99,6 +99,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             body["problems"] = error.problems
         response = jsonify(body)
         response.status_code = error.code
+        # Keep what the error itself carries, such as Allow on a 405.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
         for name, value in (getattr(error, "extra_headers", None) or {}).items():
             response.headers[name] = value
         return response

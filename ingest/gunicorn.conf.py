@@ -13,7 +13,7 @@ import tempfile
 
 bind = os.environ.get("QUESTLOG_INGEST_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("QUESTLOG_INGEST_WORKERS", "2"))
-threads = int(os.environ.get("QUESTLOG_INGEST_THREADS", "8"))
+threads = int(os.environ.get("QUESTLOG_INGEST_THREADS", "16"))
 worker_class = "gthread"
 # A request waits at most publish_timeout_s for Kafka; this only catches a stuck worker.
 timeout = 30

@@ -54,6 +54,9 @@ def _seed_route(summary: str, extra_params: list | None = None) -> dict:
                     "content": TEXT,
                 },
                 "400": _error("a parameter is too long"),
+                "414": {
+                    "description": "request line over the server's limit (gunicorn, 4094 bytes)"
+                },
                 "401": _error("an API key is required (seed_routes=key)"),
                 "404": _error("the seed routes are turned off"),
                 "429": _error("rate limit exceeded", RETRY_AFTER),
@@ -67,7 +70,13 @@ def build() -> dict:
     """The whole document."""
     event_schemas = _event_schemas()
     event_ref = {"oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in event_schemas]}
-    guild = [{"name": "guild_id", "in": "query", "schema": {"type": "string", "maxLength": 128}}]
+    guild = [
+        {
+            "name": "guild_id",
+            "in": "query",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        }
+    ]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -136,14 +145,9 @@ def build() -> dict:
             "/v1/events": {
                 "post": {
                     "summary": "log one event (an object) or a batch (an array)",
+                    "description": "The body may be sent with `Content-Encoding: gzip`; the size "
+                    "limit holds for the decompressed body too.",
                     "security": [{"apiKey": []}, {}],
-                    "parameters": [
-                        {
-                            "name": "Content-Encoding",
-                            "in": "header",
-                            "schema": {"type": "string", "enum": ["gzip", "identity"]},
-                        }
-                    ],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -189,6 +193,7 @@ def build() -> dict:
                     "responses": {
                         "200": {"description": "the player", "content": _json("Player")},
                         "404": _error("no such player in the marts"),
+                        "414": {"description": "request line over the server's limit"},
                         "503": _error("the marts cannot be read"),
                     },
                 }

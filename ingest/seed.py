@@ -23,11 +23,15 @@ def _seed_routes_allowed():
 
 
 def _player_id() -> str:
-    player_id = request.args.get("player_id") or request.headers.get("X-Player-Id")
-    player_id = player_id or ANONYMOUS_PLAYER
-    if len(player_id) > 128:
-        abort(400, "player_id is longer than 128 characters")
-    return player_id
+    """`?player_id=`, else the `X-Player-Id` header, else the anonymous player."""
+    given = {
+        "player_id": request.args.get("player_id"),
+        "X-Player-Id": request.headers.get("X-Player-Id"),
+    }
+    for name, value in given.items():
+        if value is not None and len(value) > 128:
+            abort(400, f"{name} is longer than 128 characters")
+    return given["player_id"] or given["X-Player-Id"] or ANONYMOUS_PLAYER
 
 
 def _log(event_type: str, properties: dict) -> None:

@@ -110,6 +110,8 @@ def test_an_empty_batch_is_refused_400(client):
     "event,field,words",
     [
         (purchase(event_type="buy_castle"), "event_type", "unknown event type"),
+        (purchase(event_type={}), "event_type", "unknown event type"),
+        (purchase(event_type=["purchase"]), "event_type", "unknown event type"),
         ({"event_type": "purchase"}, "(event)", "'player_id' is a required property"),
         (
             purchase(properties={"item": "sword", "price": -1, "currency": "gold", "quantity": 1}),

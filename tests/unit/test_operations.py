@@ -51,3 +51,10 @@ def test_openapi_json_is_served_and_names_every_route(client, app):
     }
     assert served == documented
     assert json.dumps(document)
+
+
+def test_a_wrong_method_gets_405_with_allow(client):
+    response = client.delete("/v1/events")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+    assert response.json["error"] == "Method Not Allowed"

@@ -1,0 +1,161 @@
+"""Landing: the streaming job in AvailableNow mode against a plain batch read, and end-to-end
+latency from the ingest's 202 to the row being readable in the lake, in service mode."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pyarrow.parquet as pq
+import requests
+from hdfs import InsecureClient
+
+from bench.stats import percentile
+from lake.settings import REPO_ROOT
+
+BATCH_LINE = '{"query": "land_events"'
+
+
+def landed_batches(stdout: str) -> dict:
+    """Rows read and time spent in the land_events micro-batches, from the job's batch log."""
+    batches = [json.loads(line) for line in stdout.splitlines() if line.startswith(BATCH_LINE)]
+    return {
+        "batches": len(batches),
+        "events_read": sum(b["input_rows"] for b in batches),
+        "batch_seconds": sum(b["batch_ms"] for b in batches) / 1000,
+    }
+
+
+class LandingService:
+    """The landing job in service mode on a topic and lake of its own, stopped by its pid."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> LandingService:
+        venv_bin = Path(sys.executable).parent
+        environ = {
+            **os.environ,
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "PATH": f"{venv_bin}:{os.environ['PATH']}",
+            **self.env,
+        }
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [str(venv_bin / "spark-submit"), "streaming/land_events.py", "--service"],
+                cwd=REPO_ROOT,
+                env=environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 180
+        while "query land_events started" not in self.log_path.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the landing service did not start; see {self.log_path}")
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+class LakeWatcher:
+    """Notes when each event_id becomes readable: committed in the sink's `_spark_metadata`."""
+
+    def __init__(self, webhdfs: InsecureClient, events_path: str):
+        self.webhdfs = webhdfs
+        self.folder = urlparse(events_path).path
+        self.seen_logs: set[str] = set()
+        self.seen_files: set[str] = set()
+        self.readable_at: dict[str, float] = {}
+
+    def poll(self) -> None:
+        """Read the sink's new commit entries and the event_ids of the files they name."""
+        metadata = f"{self.folder}/_spark_metadata"
+        if not self.webhdfs.status(metadata, strict=False):
+            return
+        for name in sorted(set(self.webhdfs.list(metadata)) - self.seen_logs):
+            if name.startswith("."):
+                continue
+            with self.webhdfs.read(f"{metadata}/{name}") as reader:
+                lines = reader.read().decode().splitlines()[1:]  # the first line is the version
+            now = time.time()
+            for line in lines:
+                path = urlparse(json.loads(line)["path"]).path
+                if path in self.seen_files:
+                    continue
+                with self.webhdfs.read(path) as reader:
+                    table = pq.read_table(io.BytesIO(reader.read()), columns=["event_id"])
+                for event_id in table.column("event_id").to_pylist():
+                    self.readable_at.setdefault(event_id, now)
+                self.seen_files.add(path)
+            self.seen_logs.add(name)
+
+
+def end_to_end_latency(
+    ingest_url: str, watcher: LakeWatcher, rounds: int, round_seconds: float, per_second: int = 10
+) -> dict:
+    """Send single events at a steady pace; per round, p50 and p95 of 202 -> readable (s)."""
+    acked: dict[str, tuple[int, float]] = {}
+    session = requests.Session()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            watcher.poll()
+            stop.wait(0.5)
+
+    watching = threading.Thread(target=watch, daemon=True)
+    watching.start()
+    template = {"event_type": "purchase", "schema_version": 1, "player_id": "player-e2e"}
+    template["properties"] = {"item": "sword", "price": 100, "currency": "gold", "quantity": 1}
+    try:
+        for round_number in range(rounds):
+            round_end = time.monotonic() + round_seconds
+            while time.monotonic() < round_end:
+                event_id = str(uuid.uuid4())
+                response = session.post(
+                    f"{ingest_url}/v1/events", json={**template, "event_id": event_id}, timeout=10
+                )
+                if response.status_code == 202:
+                    acked[event_id] = (round_number, time.time())
+                time.sleep(1 / per_second)
+        deadline = time.monotonic() + 120
+        while set(acked) - set(watcher.readable_at) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        watching.join()
+    per_round = []
+    for round_number in range(rounds):
+        latencies = [
+            watcher.readable_at[event_id] - at
+            for event_id, (number, at) in acked.items()
+            if number == round_number and event_id in watcher.readable_at
+        ]
+        per_round.append(
+            {"events": len(latencies), "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95)}
+        )
+    return {
+        "sent": len(acked),
+        "never_readable": len(set(acked) - set(watcher.readable_at)),
+        "rounds": per_round,
+    }

@@ -1,0 +1,103 @@
+"""Write N landed events straight into a lake, for the marts benchmark:
+
+    spark-submit bench/synthetic_lake.py EVENTS OUT
+
+The rows have the landing job's schema and partitions. Players are skewed like the
+simulator's: a few whales buy often, most players never pay, and low-numbered players play
+the most.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pyspark.sql import functions as F
+
+from events.spark_schema import event_schema
+from lake.session import spark_session
+from simulator.players import GUILDS, SHOP
+
+DAYS = 30
+EVENTS_PER_PLAYER = 50
+# Chance that an event of a player of this kind (player number % 100 below the bound) is a buy.
+BUY_CHANCE = [(2, 0.4), (12, 0.2), (40, 0.05)]
+
+
+def synthetic_events(spark, events: int):
+    """`events` rows shaped as landed events, skewed over players, days and kinds."""
+    players = max(events // EVENTS_PER_PLAYER, 100)
+    items = list(SHOP)
+    player = F.floor(F.pow(F.rand(1), 3) * players).cast("long")
+    buy_chance = F.lit(0.0)
+    for bound, chance in reversed(BUY_CHANCE):
+        buy_chance = F.when(F.col("player") % 100 < bound, chance).otherwise(buy_chance)
+    other = F.rand(3)
+    event_type = (
+        F.when(F.rand(2) < buy_chance, "purchase")
+        .when(other < 0.35, "session_start")
+        .when(other < 0.70, "session_end")
+        .when(other < 0.90, "level_up")
+        .when(other < 0.95, "join_guild")
+        .otherwise("default")
+    )
+    item = F.element_at(F.array(*map(F.lit, items)), (F.rand(4) * len(items)).cast("int") + 1)
+    price = F.element_at(F.create_map(*[F.lit(x) for i in items for x in (i, SHOP[i])]), item)
+    quantity = F.element_at(F.array(*map(F.lit, [1, 1, 1, 2, 5])), (F.rand(5) * 5).cast("int") + 1)
+    guild = F.element_at(F.array(*map(F.lit, GUILDS)), (F.rand(6) * len(GUILDS)).cast("int") + 1)
+    buying = F.col("event_type") == "purchase"
+    event_ts = F.timestamp_seconds(
+        F.unix_timestamp(F.date_sub(F.current_date(), DAYS)) + (F.rand(7) * DAYS * 86_400)
+    )
+    properties_type = event_schema()["properties"].dataType
+    properties = F.struct(
+        F.when(buying, item).alias("item"),
+        F.when(buying, price).cast("double").alias("price"),
+        F.when(buying, F.lit("gold")).alias("currency"),
+        F.when(buying, quantity).cast("long").alias("quantity"),
+        F.when(F.col("event_type") == "join_guild", guild).alias("guild_id"),
+        F.when(F.col("event_type") == "level_up", (F.rand(8) * 50).cast("long") + 1).alias(
+            "level"
+        ),
+    ).cast(properties_type)
+    context = F.struct(
+        F.lit("127.0.0.1:5000").alias("host"),
+        F.lit("questlog-bench").alias("user_agent"),
+        F.lit("127.0.0.1").alias("remote_addr"),
+        F.lit("v1").alias("api_version"),
+    ).cast(event_schema()["context"].dataType)
+    rows = (
+        spark.range(0, events, numPartitions=max(2, events // 1_000_000))
+        .withColumn("player", player)
+        .withColumn("event_type", event_type)
+        .withColumn("event_ts", event_ts)
+    )
+    return rows.select(
+        F.expr("uuid()").alias("event_id"),
+        "event_type",
+        F.lit(1).cast("long").alias("schema_version"),
+        F.format_string("player-%07d", "player").alias("player_id"),
+        F.format_string("%s-%s", "player", F.to_date("event_ts")).alias("session_id"),
+        F.col("event_ts").alias("client_ts"),
+        (F.col("event_ts") + F.expr("INTERVAL 2 SECONDS")).alias("received_at"),
+        "event_ts",
+        properties.alias("properties"),
+        context.alias("context"),
+        F.lit("events").alias("kafka_topic"),
+        (F.col("id") % 3).cast("int").alias("kafka_partition"),
+        F.col("id").alias("kafka_offset"),
+        F.col("event_ts").alias("kafka_timestamp"),
+        F.to_date("event_ts").alias("event_date"),
+    )
+
+
+def main() -> int:
+    events, out = int(sys.argv[1]), sys.argv[2]
+    spark = spark_session("questlog-bench-synthetic-lake")
+    rows = synthetic_events(spark, events).repartition("event_date")
+    rows.write.mode("overwrite").partitionBy("event_date", "event_type").parquet(out)
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
