@@ -15,11 +15,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from lake.settings import LakeSettings
 from stack.ingest_process import ingest_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 TIMES: list[tuple[str, float]] = []
+LAKE = LakeSettings.from_env()
 
 
 @contextmanager
@@ -90,7 +92,7 @@ def main() -> int:
         server.__exit__(None, None, None)
     with step("kcat reads the topic back, as in the seed (first 5 lines shown)"):
         out = run_quiet(
-            "kcat", "-C", "-b", "localhost:9092", "-t", "events", "-o", "beginning", "-e"
+            "kcat", "-C", "-b", LAKE.kafka_bootstrap, "-t", LAKE.topic, "-o", "beginning", "-e"
         )
         lines = out.splitlines()
         print("\n".join(lines[:5]) + f"\n    ... {len(lines)} messages on the topic")

@@ -77,13 +77,24 @@ def test_seed_routes_answer_the_seed_text_over_http(ingest_url):
         assert response.text == text
 
 
-def test_kcat_prints_the_events_as_in_the_seed(ingest_url, topic):
+def test_kcat_prints_the_events_as_in_the_seed(ingest_url, topic, lake_settings):
     sent = [
         requests.get(f"{ingest_url}/purchase_a_sword?player_id=p{i}", timeout=10) for i in range(4)
     ]
     assert all(r.status_code == 200 for r in sent)
     output = subprocess.run(
-        ["kcat", "-C", "-b", "localhost:9092", "-t", topic, "-o", "beginning", "-e", "-q"],
+        [
+            "kcat",
+            "-C",
+            "-b",
+            lake_settings.kafka_bootstrap,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
