@@ -10,7 +10,7 @@ export SPARK_CONF_DIR ?= $(CURDIR)/.stack/conf/spark
 export PYSPARK_PYTHON := $(PY)
 export PYSPARK_DRIVER_PYTHON := $(PY)
 
-.PHONY: help setup up down status topic demo test test-unit lint format stream stream-status stream-stop bench bench-quick openapi
+.PHONY: help setup up down status topic demo test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -67,6 +67,19 @@ lint: $(VENV)/.installed ## ruff lint and format check
 format: $(VENV)/.installed ## ruff format and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml requirements.lock
+	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev,bench]'
+	touch $@
+
+bench-setup: up $(VENV)/.bench-installed
+	command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+
+bench: bench-setup ## every benchmark against the running stack, ~40 min: bench/results/<date>.json, docs/benchmarks.md
+	$(PY) -m bench
+
+bench-quick: bench-setup ## the benchmarks at small sizes, a few minutes: bench/results/<date>-quick.json
+	$(PY) -m bench --quick
 
 openapi: $(VENV)/.installed ## rebuild ingest/openapi.json from the event catalog
 	$(PY) -m ingest.openapi

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def gunicorn_master(port: int) -> int:
 def py_spy_record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     """Start sampling a gunicorn master and its workers (collapsed stacks, busy threads only)."""
     command = [
-        str(Path(psutil.Process().exe()).with_name("py-spy")),
+        str(Path(sys.executable).with_name("py-spy")),
         "record",
         "--pid", str(pid),
         "--subprocesses",
@@ -110,7 +111,9 @@ def top_frames(collapsed: str, count: int = 15) -> dict:
         if not stack or not samples.isdigit():
             continue
         # py-spy starts each stack with the process and thread: not functions.
-        frames = [_function(f) for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        frames = [
+            _function(f) for f in stack.split(";") if not f.startswith(("process ", "thread "))
+        ]
         if not frames:
             continue
         total += int(samples)

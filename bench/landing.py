@@ -20,7 +20,7 @@ import requests
 from hdfs import InsecureClient
 
 from bench.stats import percentile
-from lake.settings import REPO_ROOT
+from lake.settings import REPO_ROOT, LakeSettings
 
 BATCH_LINE = '{"query": "land_events"'
 
@@ -50,6 +50,7 @@ class LandingService:
             "PYSPARK_PYTHON": sys.executable,
             "PYSPARK_DRIVER_PYTHON": sys.executable,
             "PATH": f"{venv_bin}:{os.environ['PATH']}",
+            "SPARK_CONF_DIR": str(LakeSettings.from_env().spark_conf_dir),
             **self.env,
         }
         with self.log_path.open("w") as log:
@@ -152,7 +153,11 @@ def end_to_end_latency(
             if number == round_number and event_id in watcher.readable_at
         ]
         per_round.append(
-            {"events": len(latencies), "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95)}
+            {
+                "events": len(latencies),
+                "p50_s": percentile(latencies, 0.5),
+                "p95_s": percentile(latencies, 0.95),
+            }
         )
     return {
         "sent": len(acked),

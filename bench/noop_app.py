@@ -1,6 +1,6 @@
 """A Flask app that takes `POST /v1/events` and answers 202 without Kafka: the ingest's ceiling.
 
-    gunicorn -c ingest/gunicorn.conf.py "bench.noop_app:create_app()"
+gunicorn -c ingest/gunicorn.conf.py "bench.noop_app:create_app()"
 """
 
 from __future__ import annotations

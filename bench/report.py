@@ -64,7 +64,8 @@ def _spread(summary: dict, unit: str) -> str:
 def render_table(figures: list[dict]) -> str:
     """One markdown row per figure: median, spread, its ceiling's median, the ratio."""
     lines = [
-        "| stage | figure | unit | median | spread (min – max) | ceiling | ceiling median | ratio |",
+        "| stage | figure | unit | median | spread (min – max) | ceiling | ceiling median "
+        "| ratio |",
         "|---|---|---|---:|---:|---|---:|---:|",
     ]
     for figure in figures:

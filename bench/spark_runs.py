@@ -30,6 +30,7 @@ def spark_submit(script: str, *args: str, env: dict, event_log_dir: Path) -> dic
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": event_log_dir.as_uri(),
         "spark.eventLog.compress": "false",
+        "spark.eventLog.rolling.enabled": "false",
     }
     options = [part for key, value in conf.items() for part in ("--conf", f"{key}={value}")]
     started = time.perf_counter()
@@ -83,8 +84,12 @@ def stage_times(event_log: Path, count: int = 8) -> dict:
             }
     for key, stage in stages.items():
         stage["task_seconds"] = task_ms.get(key, 0) / 1000
-    spans = [(start, end) for start, end in jobs.values() if end is not None]
-    in_jobs = sum(end - start for start, end in spans) / 1000
+    # Jobs of concurrent queries overlap: count the time any job ran, once.
+    in_jobs, covered_until = 0, 0
+    for start, end in sorted((s, e) for s, e in jobs.values() if e is not None):
+        in_jobs += max(end - max(start, covered_until), 0)
+        covered_until = max(covered_until, end)
+    in_jobs /= 1000
     slowest = sorted(stages.values(), key=lambda s: s["seconds"], reverse=True)[:count]
     return {
         "app_seconds": (app["end"] - app["start"]) / 1000 if len(app) == 2 else None,

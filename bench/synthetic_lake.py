@@ -55,9 +55,7 @@ def synthetic_events(spark, events: int):
         F.when(buying, F.lit("gold")).alias("currency"),
         F.when(buying, quantity).cast("long").alias("quantity"),
         F.when(F.col("event_type") == "join_guild", guild).alias("guild_id"),
-        F.when(F.col("event_type") == "level_up", (F.rand(8) * 50).cast("long") + 1).alias(
-            "level"
-        ),
+        F.when(F.col("event_type") == "level_up", (F.rand(8) * 50).cast("long") + 1).alias("level"),
     ).cast(properties_type)
     context = F.struct(
         F.lit("127.0.0.1:5000").alias("host"),
