@@ -57,7 +57,7 @@ class Mode:
 
 
 MODES = {
-    "full": Mode(3, 2, 300_000, 100_000, 15, 1_000_000, (1_000_000, 10_000_000), 3, 30, 15),
+    "full": Mode(3, 3, 300_000, 100_000, 15, 1_000_000, (1_000_000, 10_000_000), 3, 30, 15),
     "quick": Mode(2, 1, 100_000, 30_000, 5, 100_000, (200_000,), 2, 15, 0),
 }
 
@@ -280,8 +280,10 @@ class Bench:
                 "streaming/land_events.py", "--until-caught-up", env=env, event_log_dir=spark_events
             )
             batches.append(landing.landed_batches(run["stdout"]))
-            if batches[-1]["events_read"] != events:
-                raise RuntimeError(f"the landing job read {batches[-1]} of {events} events")
+            checkpoint = f"{LakeSettings(lake_root=env['QUESTLOG_LAKE_ROOT']).checkpoint_root}"
+            committed = landing.committed_events(self.ws.webhdfs, f"{checkpoint}/land_events")
+            if committed != events:
+                raise RuntimeError(f"the landing job committed {committed} of {events} events")
             landed.append(events / run["seconds"])
             landed_jobs.append(stage_times(run["event_log"])["job_seconds"])
             self.done(f"land_events: {run['seconds']:.1f} s, {batches[-1]}")

@@ -26,13 +26,28 @@ BATCH_LINE = '{"query": "land_events"'
 
 
 def landed_batches(stdout: str) -> dict:
-    """Rows read and time spent in the land_events micro-batches, from the job's batch log."""
+    """Rows and time of the land_events micro-batches the job's batch log shows.
+
+    The log may miss the last batch: the listener runs apart from the query, and the job can
+    end before it printed. `committed_events` is the count to check.
+    """
     batches = [json.loads(line) for line in stdout.splitlines() if line.startswith(BATCH_LINE)]
     return {
         "batches": len(batches),
         "events_read": sum(b["input_rows"] for b in batches),
         "batch_seconds": sum(b["batch_ms"] for b in batches) / 1000,
     }
+
+
+def committed_events(webhdfs: InsecureClient, checkpoint: str) -> int:
+    """Kafka records the query's last committed batch ends at, over all partitions."""
+    folder = urlparse(checkpoint).path
+    commits = [int(name) for name in webhdfs.list(f"{folder}/commits") if name.isdigit()]
+    with webhdfs.read(f"{folder}/offsets/{max(commits)}") as reader:
+        last_line = reader.read().decode().strip().splitlines()[-1]
+    return sum(
+        offset for partitions in json.loads(last_line).values() for offset in partitions.values()
+    )
 
 
 class LandingService:

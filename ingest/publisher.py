@@ -38,7 +38,6 @@ class KafkaPublisher:
         self.timeout_s = timeout_s
         self.max_in_flight = max_in_flight
         self._producer: KafkaProducer | None = None
-        self._admin: KafkaAdminClient | None = None
         self._lock = threading.Lock()
         self._in_flight = 0
 
@@ -126,27 +125,26 @@ class KafkaPublisher:
             # close() stops at its flush when batches are pending; abort them instead.
             producer._sender.force_close()
 
-    def _admin_client(self) -> KafkaAdminClient:
-        with self._lock:
-            if self._admin is None:
-                timeout_ms = int(self.timeout_s * 1000)
-                self._admin = KafkaAdminClient(
-                    bootstrap_servers=self.bootstrap,
-                    request_timeout_ms=timeout_ms,
-                    bootstrap_timeout_ms=timeout_ms,
-                )
-            return self._admin
-
     def ready(self) -> tuple[bool, str]:
-        """Whether the broker answers a metadata request now and knows the topic."""
+        """Whether the broker answers a metadata request now and knows the topic.
+
+        A fresh admin client per probe: one kept across a broker restart stays broken for a
+        while, and a probe must tell about now.
+        """
+        timeout_ms = int(self.timeout_s * 1000)
+        admin = None
         try:
-            (topic,) = self._admin_client().describe_topics([self.topic])
-        except Exception as error:  # any failure means not ready; a fresh client next time
-            with self._lock:
-                admin, self._admin = self._admin, None
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap,
+                request_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
+            )
+            (topic,) = admin.describe_topics([self.topic])
+        except Exception as error:  # whatever failed, the broker is not usable now
+            return False, f"Kafka at {self.bootstrap} does not answer: {error!r}"
+        finally:
             if admin is not None:
                 admin.close()
-            return False, f"Kafka at {self.bootstrap} does not answer: {error!r}"
         if topic["error_code"] != 0 or not topic["partitions"]:
             return False, f"topic {self.topic!r} not found"
         return True, f"topic {self.topic!r} has {len(topic['partitions'])} partitions"
@@ -155,9 +153,6 @@ class KafkaPublisher:
         """Flush what is still buffered, then disconnect."""
         with self._lock:
             producer, self._producer = self._producer, None
-            admin, self._admin = self._admin, None
-        if admin is not None:
-            admin.close()
         if producer is not None:
             producer.flush(timeout=timeout_s)
             producer.close(timeout=timeout_s)

@@ -28,17 +28,22 @@ def lake_settings() -> LakeSettings:
     return LakeSettings.from_env()
 
 
-@pytest.fixture(scope="session")
-def kafka_admin(lake_settings):
-    """An admin client of the real broker; fails (never skips) when Kafka does not answer."""
+def admin_client(bootstrap: str) -> KafkaAdminClient:
+    """A new admin client of the real broker; fails (never skips) when Kafka does not answer.
+
+    New each time: a client kept across a broker restart (the outage test) stays broken.
+    """
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=lake_settings.kafka_bootstrap, bootstrap_timeout_ms=10_000
-        )
+        return KafkaAdminClient(bootstrap_servers=bootstrap, bootstrap_timeout_ms=10_000)
     except KafkaError as error:
-        pytest.fail(f"Kafka at {lake_settings.kafka_bootstrap} does not answer: {error!r}")
-    yield admin
-    admin.close()
+        pytest.fail(f"Kafka at {bootstrap} does not answer: {error!r}")
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(lake_settings) -> str:
+    """The bootstrap address of a broker that answered; `new_topic` takes it."""
+    admin_client(lake_settings.kafka_bootstrap).close()
+    return lake_settings.kafka_bootstrap
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +58,14 @@ def webhdfs(lake_settings) -> InsecureClient:
     return InsecureClient(lake_settings.webhdfs_url, user=os.environ.get("USER", "root"))
 
 
-def new_topic(kafka_admin, partitions: int = 3) -> str:
+def new_topic(bootstrap: str, partitions: int = 3) -> str:
     """A topic of its own for one test, so tests never see each other's events."""
     name = f"events-test-{uuid.uuid4().hex[:10]}"
-    kafka_admin.create_topics([NewTopic(name, partitions, 1)])
+    admin = admin_client(bootstrap)
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        admin.close()
     return name
 
 
