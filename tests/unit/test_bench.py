@@ -123,3 +123,25 @@ def test_table_shows_ceiling_and_ratio_and_dashes_without_a_ceiling():
     assert lines[3] == (
         "| ingest | single | events/s | 1,200 | 1,000 – 1,500 (n=3) | no-op | 4,000 | 0.30 |"
     )
+
+
+def test_doc_keeps_its_text_and_replaces_only_the_results(tmp_path):
+    from bench.__main__ import RESULTS_END, RESULTS_START, write_doc
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\nintro\n{RESULTS_START}\nold table\n{RESULTS_END}\nanalysis\n")
+    results = {
+        "date": "2026-11-28",
+        "command": "make bench",
+        "seconds": 1800,
+        "run_id": "20261128-113919",
+        "machine": {"cores": 2},
+        "figures": [],
+    }
+    write_doc(results, doc)
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\nintro\n")
+    assert text.endswith(f"{RESULTS_END}\nanalysis\n")
+    assert "old table" not in text
+    assert "Measured 2026-11-28 with `make bench` (30 min" in text
+    assert "- cores: 2\n" in text
