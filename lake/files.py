@@ -48,20 +48,23 @@ class MartFiles:
                 return f"{folder}/{name}"
         return None
 
-    def rows(self, version_path: str) -> list[dict]:
+    def version_table(self, version_path: str) -> pa.Table:
+        """Every Parquet file of one version of a mart, as one Arrow table."""
         parts = [n for n in self.list(version_path) if n.endswith(".parquet")]
-        tables = [pq.read_table(io.BytesIO(self.read(f"{version_path}/{n}"))) for n in parts]
-        return [row for table in tables for row in table.to_pylist()]
+        return pa.concat_tables(
+            [pq.read_table(io.BytesIO(self.read(f"{version_path}/{n}"))) for n in parts]
+        )
+
+    def rows(self, version_path: str) -> list[dict]:
+        """One version of a mart as a list of rows."""
+        return self.version_table(version_path).to_pylist()
 
     def table(self, mart: str) -> pa.Table:
         """The newest complete version of a mart as one Arrow table."""
         version = self.latest_version(mart)
         if version is None:
             raise FileNotFoundError(f"no complete version of the mart {mart!r} in {self.root}")
-        parts = [n for n in self.list(version) if n.endswith(".parquet")]
-        return pa.concat_tables(
-            [pq.read_table(io.BytesIO(self.read(f"{version}/{n}"))) for n in parts]
-        )
+        return self.version_table(version)
 
 
 def read_mart_pandas(mart: str, lake_root: str, webhdfs_url: str) -> pd.DataFrame:
