@@ -1,6 +1,6 @@
 """Completeness audit: `spark-submit streaming/audit.py` exits non-zero on any gap.
 
-For every partition of the topic it takes the offsets both landing queries have committed
+For every partition of the topic it takes the offsets the landing query has committed
 (from their checkpoints), reads those records back from Kafka, and accounts for each one:
 landed in the lake, quarantined, or a duplicate of an event_id that landed. Anything else is
 a gap, named by partition and offsets. Counts per partition and per hour are printed.
@@ -20,11 +20,11 @@ from lake.session import spark_session
 from lake.settings import LakeSettings
 from streaming.completeness import account_for_offsets, missing_ranges, per_hour, per_partition
 
-QUERIES = ("land_events", "land_quarantine")
+QUERIES = ("land_events",)
 
 
 def consumed_range(spark, checkpoint_root: str, topic: str) -> tuple[dict, dict]:
-    """Start and end offsets per partition that both landing queries have committed."""
+    """Start and end offsets per partition that the landing query has committed."""
     starts, ends = {}, {}
     for query in QUERIES:
         start = initial_offsets(spark, f"{checkpoint_root}/{query}")
