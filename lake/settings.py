@@ -55,6 +55,11 @@ class LakeSettings:
         return f"{self.lake_root}/lake/quarantine"
 
     @property
+    def erasures_path(self) -> str:
+        """Kafka offsets whose rows were erased on request (no personal data)."""
+        return f"{self.lake_root}/lake/erasures"
+
+    @property
     def checkpoint_root(self) -> str:
         return f"{self.lake_root}/checkpoints"
 

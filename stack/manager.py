@@ -709,13 +709,14 @@ def stream_status(settings: StackSettings) -> None:
     """Whether the landing job runs, and its latest micro-batch."""
     pid = running_pid(settings, LANDING)
     print(f"{LANDING:<9} {f'running (pid {pid})' if pid else 'stopped'}")
+    from streaming.batch_record import read_records
+
     try:
-        lines = log_file(settings, LANDING).read_text(errors="replace").splitlines()
+        batches = read_records(log_file(settings, LANDING).read_text(errors="replace"))
     except OSError:
         return
-    batches = [line for line in lines if line.startswith('{"query": "land_events"')]
     if batches:
-        print(f"latest batch: {batches[-1]}")
+        print(f"latest batch: {batches[-1].to_line()}")
 
 
 def main(argv: list[str] | None = None) -> int:

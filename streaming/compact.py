@@ -14,6 +14,9 @@ import json
 import sys
 from datetime import date
 
+from delta.tables import DeltaTable
+
+from jobs.entry import MARTS
 from lake.session import spark_session
 from lake.settings import LakeSettings
 
@@ -38,6 +41,13 @@ def vacuum(spark, table_path: str, retain_hours: int = DEFAULT_RETAIN_HOURS) -> 
     spark.sql(f"VACUUM delta.`{table_path}` RETAIN {retain_hours} HOURS")
 
 
+def lake_tables(spark, settings: LakeSettings) -> list[str]:
+    """Every Delta table of the lake: events, quarantine, erasures and each mart run so far."""
+    paths = [settings.events_path, settings.quarantine_path, settings.erasures_path]
+    paths += [settings.mart_path(name) for name in MARTS]
+    return [path for path in paths if DeltaTable.isDeltaTable(spark, path)]
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = LakeSettings.from_env()
     parser = argparse.ArgumentParser(
@@ -48,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--events-path", default=settings.events_path)
     parser.add_argument(
-        "--vacuum", action="store_true", help="then delete files older versions no longer need"
+        "--vacuum",
+        action="store_true",
+        help="then, in every table of the lake, delete files no version within the retention needs",
     )
     parser.add_argument(
         "--retain-hours",
@@ -60,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     spark = spark_session("questlog-compact", settings)
     print(json.dumps({"table": args.events_path, **optimize(spark, args.events_path, args.date)}))
     if args.vacuum:
-        vacuum(spark, args.events_path, args.retain_hours)
-        print(json.dumps({"table": args.events_path, "vacuumed_retain_hours": args.retain_hours}))
+        for path in lake_tables(spark, settings):
+            vacuum(spark, path, args.retain_hours)
+            print(json.dumps({"table": path, "vacuumed_retain_hours": args.retain_hours}))
     spark.stop()
     return 0
 

@@ -51,7 +51,10 @@ _retry_on_conflict = retry(
 
 
 def ensure_tables(spark: SparkSession, events_path: str, quarantine_path: str) -> None:
-    """Create the two tables, empty, unless they exist (the first run does)."""
+    """Create the two tables, empty, unless they exist (the first run does).
+
+    An existing table keeps its schema: a newer catalog's fields are added by the writes.
+    """
     # No rows, only the schema of Kafka records (and no Python task to make them).
     records = spark.range(0).select(
         F.lit(None).cast("binary").alias("value"),
@@ -65,6 +68,8 @@ def ensure_tables(spark: SparkSession, events_path: str, quarantine_path: str) -
         (events_path, valid_events(parsed), "event_date"),
         (quarantine_path, quarantined_records(parsed), "landed_date"),
     ):
+        if DeltaTable.isDeltaTable(spark, path):
+            continue
         (
             DeltaTable.createIfNotExists(spark)
             .location(path)
