@@ -59,7 +59,9 @@ def spark_submit(script: str, *args: str) -> str:
 
 def main() -> int:
     manager = (sys.executable, "-m", "stack.manager")
-    with step("set-up: Maven jars of Kafka, Hadoop, the Spark connector and Delta, kcat, Spark conf"):
+    with step(
+        "set-up: Maven jars of Kafka, Hadoop, the Spark connector and Delta, kcat, Spark conf"
+    ):
         run(*manager, "setup")
         run(sys.executable, "-m", "lake.spark_conf")
     with step("start the stack: Kafka (KRaft), HDFS NameNode and DataNode"):
