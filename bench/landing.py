@@ -3,7 +3,6 @@ latency from the ingest's 202 to the row being readable in the lake, in service 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -15,9 +14,9 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
+import requests
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
-import requests
 from hdfs import InsecureClient
 
 from bench.stats import percentile
