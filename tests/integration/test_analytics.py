@@ -187,7 +187,7 @@ def spark_sql(analytics, query: str) -> str:
 def test_marts_and_events_are_sql_tables_found_by_name(spark, analytics):
     tables = spark_sql(analytics, "SHOW TABLES")
     assert {"events", "quarantine", *MARTS} <= set(tables.split())
-    history = spark_sql(analytics, "SELECT operation FROM (DESCRIBE HISTORY events)")
+    history = spark_sql(analytics, "DESCRIBE HISTORY events")
     assert "MERGE" in history.split()
     players = mart_frame(spark, analytics["env"], "player_purchases")
     count = spark_sql(analytics, "SELECT count(*) FROM player_purchases").split()[-1]
