@@ -6,7 +6,8 @@ from pyspark.testing import assertDataFrameEqual
 from events.spark_schema import event_schema
 from jobs.marts import player_purchases
 
-PROPERTIES = event_schema()["properties"].dataType.simpleString()
+PROPERTIES_TYPE = event_schema()["properties"].dataType
+PROPERTIES = PROPERTIES_TYPE.simpleString()
 EVENTS = (
     "event_id string, event_type string, player_id string, event_ts timestamp, "
     f"event_date date, properties {PROPERTIES}"
@@ -14,13 +15,15 @@ EVENTS = (
 
 
 def event(player, ts, event_type="purchase", item=None, price=None, quantity=1, currency="gold"):
+    # Every property of the catalog, null unless this event has it.
     properties = Row(
-        item=item,
-        price=price,
-        currency=currency if item else None,
-        quantity=quantity if item else None,
-        guild_id=None,
-        level=None,
+        **dict.fromkeys(PROPERTIES_TYPE.fieldNames())
+        | {
+            "item": item,
+            "price": price,
+            "currency": currency if item else None,
+            "quantity": quantity if item else None,
+        }
     )
     return Row(
         event_id=f"{player}-{ts.isoformat()}-{item}",
