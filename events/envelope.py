@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
-import uuid6
+import orjson
+import uuid_utils
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.validators import extend
 
 from events.catalog import CATALOG, CURRENT_SCHEMA_VERSION
 
 MAX_STRING = 128
+# A problem's text quotes the offending value; a long value is cut.
+MAX_REASON = 300
 _DATE_TIME = {"type": "string", "format": "date-time", "maxLength": 40}
 _SHORT_STRING = {"type": "string", "maxLength": 256}
 
@@ -91,11 +95,38 @@ class Problem:
         return {"index": self.index, "field": self.field, "reason": self.reason}
 
 
+def _is_integer(checker, instance) -> bool:
+    # JSON Schema counts 2.0 as an integer; Spark reads it into a LongType column as null.
+    return type(instance) is int
+
+
+def _is_number(checker, instance) -> bool:
+    # NaN and infinities are not JSON, and Spark would land them as values no mart can sum.
+    return type(instance) is int or (type(instance) is float and math.isfinite(instance))
+
+
+# The catalog's types as the lake stores them (LongType, DoubleType): one reading at both ends.
+StrictValidator = extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_integer, "number": _is_number}
+    ),
+)
+
+
 @cache
 def _validator(event_type: str, schema_version: int) -> Draft202012Validator:
-    return Draft202012Validator(
+    return StrictValidator(
         client_schema(event_type, schema_version), format_checker=FormatChecker()
     )
+
+
+def _cut(text: str) -> str:
+    """The text, its middle cut out when long (the end says what is wrong with the value)."""
+    if len(text) <= MAX_REASON:
+        return text
+    half = (MAX_REASON - 5) // 2
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 def _field_name(path) -> str:
@@ -116,7 +147,7 @@ def validate(event: object, index: int = 0) -> list[Problem]:
         return [Problem(index, "schema_version", f"{version!r} is not one of {known}")]
     errors = _validator(event_type, version).iter_errors(event)
     return [
-        Problem(index, _field_name(error.absolute_path), error.message)
+        Problem(index, _cut(_field_name(error.absolute_path)), _cut(error.message))
         for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
     ]
 
@@ -128,7 +159,7 @@ def utc_now_iso() -> str:
 
 def new_event_id() -> str:
     """A time-ordered UUID (version 7) for events that came without one."""
-    return str(uuid6.uuid7())
+    return str(uuid_utils.uuid7())
 
 
 def enrich(event: dict, context: dict, received_at: str | None = None) -> dict:
@@ -146,7 +177,13 @@ def enrich(event: dict, context: dict, received_at: str | None = None) -> dict:
     }
 
 
+class EncodeError(ValueError):
+    """An event holds text that UTF-8 cannot carry (a lone surrogate)."""
+
+
 def to_kafka(event: dict) -> tuple[bytes, bytes]:
     """The Kafka key (the player) and value (compact UTF-8 JSON) of a stored event."""
-    value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
-    return event["player_id"].encode(), value
+    try:
+        return event["player_id"].encode(), orjson.dumps(event)
+    except (UnicodeEncodeError, TypeError) as error:
+        raise EncodeError(f"the event cannot be encoded as UTF-8 JSON: {error}") from error
