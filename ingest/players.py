@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pyarrow as pa
-
 from werkzeug.exceptions import ServiceUnavailable
 
 from events.catalog import GUILD_UNLOCK, UNLOCKS

@@ -5,7 +5,6 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from werkzeug.exceptions import ServiceUnavailable
 
 from ingest import create_app
