@@ -97,6 +97,7 @@ class Problem:
 
 def _is_integer(checker, instance) -> bool:
     # JSON Schema counts 2.0 as an integer; Spark reads it into a LongType column as null.
+    # `normalize` turns an integral 2.0 into 2 before validation; what is left is refused.
     return type(instance) is int
 
 
@@ -131,6 +132,39 @@ def _cut(text: str) -> str:
 
 def _field_name(path) -> str:
     return ".".join(str(part) for part in path) or "(event)"
+
+
+def _integral(value):
+    """2.0 as 2: JSON Schema counts it an integer, the lake stores integers as LongType."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def normalize(event: object) -> object:
+    """The event with integral floats in its integer fields written as integers.
+
+    A client may write a quantity as 2.0 (JavaScript numbers have no integer type); it is
+    stored as 2, so that the landing job reads the same number. Anything else is unchanged.
+    """
+    if not isinstance(event, dict):
+        return event
+    event = {**event}
+    if "schema_version" in event:
+        event["schema_version"] = _integral(event["schema_version"])
+    event_type = event.get("event_type")
+    version = event.get("schema_version", CURRENT_SCHEMA_VERSION)
+    known = isinstance(event_type, str) and type(version) is int
+    spec = CATALOG.get(event_type, {}).get(version) if known else None
+    properties = event.get("properties")
+    if spec and isinstance(properties, dict):
+        event["properties"] = {
+            name: _integral(value)
+            if spec["properties"].get(name, {}).get("type") == "integer"
+            else value
+            for name, value in properties.items()
+        }
+    return event
 
 
 def validate(event: object, index: int = 0) -> list[Problem]:

@@ -8,7 +8,7 @@ import orjson
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from events.catalog import CATALOG
-from events.envelope import validate
+from events.envelope import normalize, validate
 from ingest import guard, intake, metrics
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -80,6 +80,7 @@ def post_events():
     """Validate, then log to Kafka; 202 only once Kafka acknowledged every event."""
     key = guard.api_key(guard.EVENTS_WRITE)
     client_events, is_batch = _client_events()
+    client_events = [normalize(event) for event in client_events]
     problems = [p for index, event in enumerate(client_events) for p in validate(event, index)]
     if problems:
         for event in client_events:

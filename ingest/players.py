@@ -59,7 +59,8 @@ class PlayerState:
 
     A request never reads the lake itself: it gets the last state read, with its age, while
     one background thread reads the next. A lake that hangs or fails only makes that state
-    older; before the first read has finished a request waits at most `wait_s`, then 503.
+    older; before the first read has finished a request waits until `wait_s` after that read
+    started, then gets 503.
     `load(mart)` returns a mart as an Arrow table (`MartFiles.table`).
     """
 
@@ -87,11 +88,16 @@ class PlayerState:
         files = MartFiles(settings.lake_root, settings.webhdfs_url)
         return cls(files.table, settings.player_state_refresh_s, settings.player_state_wait_s)
 
+    def _rows_by_player(self, mart: str) -> dict[str, dict]:
+        try:
+            table = self.load(mart)
+        except FileNotFoundError:  # no mart computed yet: no player known, not an outage
+            return {}
+        return {row["player_id"]: row for row in table.to_pylist()}
+
     def _read(self) -> None:
         try:
-            inventory, purchases = (
-                {row["player_id"]: row for row in self.load(mart).to_pylist()} for mart in MARTS
-            )
+            inventory, purchases = (self._rows_by_player(mart) for mart in MARTS)
             players = {
                 player_id: player_view(inventory.get(player_id), purchases.get(player_id))
                 for player_id in inventory.keys() | purchases.keys()
@@ -124,7 +130,9 @@ class PlayerState:
         """
         self._refresh_if_due()
         if self._players is None:
-            self._first_read.wait(self.wait_s)
+            # Counted from the first read's start: once it has taken `wait_s`, requests are
+            # answered at once instead of each holding a thread for `wait_s`.
+            self._first_read.wait(max(self._started_at + self.wait_s - self.clock(), 0))
         with self._lock:
             players, read_at, error = self._players, self._read_at, self._error
         if players is None:

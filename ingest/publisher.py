@@ -78,8 +78,8 @@ class KafkaPublisher:
 
         Building a producer waits up to the bootstrap timeout when the broker is down, so it
         happens outside the lock and once for all the requests that need it. A failed attempt
-        is remembered for a second: the requests queued behind it fail at once instead of
-        each waiting its own timeout.
+        (or a missed deadline, `_abandon`) is remembered for a second: the requests queued
+        behind it fail at once instead of each waiting its own timeout.
         """
         with self._lock:
             if self._producer is not None:
@@ -173,6 +173,10 @@ class KafkaPublisher:
         with self._lock:
             if self._producer is producer:
                 self._producer = None
+            # The broker just missed a deadline: for a second, requests are refused at once
+            # rather than each waiting out its own timeout behind a broker that hangs.
+            self._failed_at = self.clock()
+            self._failure = f"Kafka missed a {self.timeout_s:g} s deadline just now"
         try:
             producer.close(timeout=0)
         except Exception:

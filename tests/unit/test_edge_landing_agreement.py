@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from events.envelope import EncodeError, enrich, new_event_id, to_kafka, validate
+from events.envelope import EncodeError, enrich, new_event_id, normalize, to_kafka, validate
 from streaming.transforms import parse_records
 from tests.unit.test_landing_transforms import RECEIVED, kafka_records
 
@@ -47,6 +47,9 @@ CORPUS = {
     "default with empty properties": default(properties={}),
     "longest player": default(player_id="p" * 128),
     "session": default(session_id="s1"),
+    "quantity 2.0, stored as 2": purchase(quantity=2.0),
+    "level 3.0, stored as 3": level_up(3.0),
+    "schema_version 1.0, stored as 1": default(schema_version=1.0),
     # refused at both ends
     "negative price": purchase(price=-1),
     "price over its maximum": purchase(price=1_000_000_001),
@@ -57,13 +60,13 @@ CORPUS = {
     "price as NaN text": purchase(price="NaN"),
     "null price": purchase(price=None),
     "price as boolean": purchase(price=True),
-    "quantity 2.0": purchase(quantity=2.0),
+    "quantity 2.5": purchase(quantity=2.5),
     "quantity 0": purchase(quantity=0),
     "quantity over its maximum": purchase(quantity=1_000_001),
     "quantity as text": purchase(quantity="1"),
     "quantity past 64 bits": purchase(quantity=2**64),
     "level 0": level_up(0),
-    "level 3.0": level_up(3.0),
+    "level 3.5": level_up(3.5),
     "empty item": purchase(item=""),
     "item too long": purchase(item="x" * 65),
     "item as number": purchase(item=5),
@@ -84,7 +87,7 @@ CORPUS = {
     "player as number": default(player_id=5),
     "empty session": default(session_id=""),
     "session too long": default(session_id="s" * 129),
-    "schema_version 1.0": default(schema_version=1.0),
+    "schema_version 1.5": default(schema_version=1.5),
     "unknown schema_version": default(schema_version=2),
     "unknown event type": default(event_type="buy_castle"),
     "field beyond the envelope": default(mood="happy"),
@@ -92,7 +95,7 @@ CORPUS = {
 
 
 def edge_accepts(event: dict) -> bool:
-    if validate(event):
+    if validate(normalize(event)):
         return False
     try:
         to_kafka(enrich(event, CONTEXT, RECEIVED))
@@ -105,7 +108,7 @@ def kafka_value(event: dict, accepted: bool) -> str:
     """What the topic would hold: the edge's own encoding when it accepts, else plain JSON
     as another producer could write it (NaN and Infinity tokens included)."""
     if accepted:
-        return to_kafka(enrich(event, CONTEXT, RECEIVED))[1].decode()
+        return to_kafka(enrich(normalize(event), CONTEXT, RECEIVED))[1].decode()
     stored = {"event_id": new_event_id(), "schema_version": 1, **event}
     return json.dumps({**stored, "received_at": RECEIVED, "context": CONTEXT})
 

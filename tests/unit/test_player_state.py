@@ -224,3 +224,7 @@ def test_player_reads_are_rate_limited_per_key(lake, publisher):
     client = app.test_client()
     assert [client.get("/v1/players/ana").status_code for _ in range(3)] == [200, 200, 429]
     assert int(client.get("/v1/players/ana").headers["Retry-After"]) >= 1
+
+
+def test_a_lake_without_marts_yet_knows_no_player(tmp_path):
+    assert state_of(tmp_path).lookup("ana") == (None, 0.0)
