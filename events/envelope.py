@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
+import jsonschema_rs
 import orjson
 import uuid_utils
 from jsonschema import Draft202012Validator, FormatChecker
@@ -122,6 +123,18 @@ def _validator(event_type: str, schema_version: int) -> Draft202012Validator:
     )
 
 
+@cache
+def _fast_validator(event_type: str, schema_version: int):
+    """The same schema compiled by jsonschema-rs: a valid event is checked in microseconds.
+
+    It reads an integral 2.0 as an integer; `enrich` stores it as 2. Whatever it refuses
+    goes to the Python validator for the problems' wording.
+    """
+    return jsonschema_rs.validator_for(
+        client_schema(event_type, schema_version), validate_formats=True
+    )
+
+
 def _cut(text: str) -> str:
     """The text, its middle cut out when long (the end says what is wrong with the value)."""
     if len(text) <= MAX_REASON:
@@ -173,13 +186,20 @@ def validate(event: object, index: int = 0) -> list[Problem]:
         return [Problem(index, "(event)", "an event must be a JSON object")]
     event_type = event.get("event_type")
     if not isinstance(event_type, str) or event_type not in CATALOG:
-        reason = "missing" if event_type is None else f"unknown event type {event_type!r}"
+        reason = "missing" if event_type is None else _cut(f"unknown event type {event_type!r}")
         return [Problem(index, "event_type", reason)]
     version = event.get("schema_version", CURRENT_SCHEMA_VERSION)
     if type(version) is not int or version not in CATALOG[event_type]:
         known = sorted(CATALOG[event_type])
-        return [Problem(index, "schema_version", f"{version!r} is not one of {known}")]
-    errors = _validator(event_type, version).iter_errors(event)
+        return [Problem(index, "schema_version", _cut(f"{version!r} is not one of {known}"))]
+    try:
+        if _fast_validator(event_type, version).is_valid(event):
+            return []
+    except Exception:  # a value JSON cannot hold (NaN): the Python validator says which
+        pass
+    errors = list(_validator(event_type, version).iter_errors(event))
+    if not errors:
+        return [Problem(index, "(event)", "the event does not match its JSON Schema")]
     return [
         Problem(index, _cut(_field_name(error.absolute_path)), _cut(error.message))
         for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
@@ -197,7 +217,9 @@ def new_event_id() -> str:
 
 
 def enrich(event: dict, context: dict, received_at: str | None = None) -> dict:
-    """The stored envelope: the client's event plus server fields, `context` kept apart."""
+    """The stored envelope: the client's event (`normalize`d) plus server fields, `context`
+    kept apart."""
+    event = normalize(event)
     return {
         "event_id": event.get("event_id") or new_event_id(),
         "event_type": event["event_type"],

@@ -115,12 +115,11 @@ class KafkaPublisher:
             if self._in_flight + count > self.max_in_flight:
                 raise PublishError(f"{self._in_flight} events already wait for Kafka")
             self._in_flight += count
-            metrics.EVENTS_IN_FLIGHT.inc(count)
 
     def _release(self, count: int) -> None:
+        # Called per event from the producer's thread: the gauge is set once per request.
         with self._lock:
             self._in_flight -= count
-            metrics.EVENTS_IN_FLIGHT.dec(count)
 
     @property
     def in_flight(self) -> int:
@@ -161,6 +160,7 @@ class KafkaPublisher:
             )
             raise PublishError(f"Kafka did not acknowledge in {self.timeout_s:g} s") from error
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        metrics.EVENTS_IN_FLIGHT.set(self._in_flight)
         return deliveries
 
     def _abandon(self, producer: KafkaProducer) -> None:

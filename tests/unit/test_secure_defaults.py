@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -12,6 +14,7 @@ from ingest import create_app
 from ingest.guard import parse_api_keys
 from ingest.publisher import KafkaPublisher, PublishError
 from ingest.settings import IngestSettings
+from lake.settings import REPO_ROOT
 
 PRODUCTION = IngestSettings(env="production", api_keys=("k=events:write",), seed_routes="key")
 
@@ -134,3 +137,18 @@ def test_metrics_text_is_reused_within_the_probe_interval(client):
     first = client.get("/metrics").get_data()
     client.get("/healthz")
     assert client.get("/metrics").get_data() == first
+
+
+def test_make_serve_refuses_to_start_without_api_keys():
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
+    environ["QUESTLOG_INGEST_BIND"] = "127.0.0.1:0"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "serve"],
+        cwd=REPO_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "QUESTLOG_ENV=production needs QUESTLOG_API_KEYS" in result.stdout + result.stderr
