@@ -572,7 +572,8 @@ def main(argv: list[str] | None = None) -> int:
     if mode_name == "full" and not args.only:
         write_doc(results, DOC)
     print(report.render_table(bench.figures))
-    print(f"results: {out}" + (f"; table: {DOC}" if mode_name == "full" else ""))
+    wrote_doc = mode_name == "full" and not args.only
+    print(f"results: {out}" + (f"; table: {DOC}" if wrote_doc else ""))
     return 0
 
 
