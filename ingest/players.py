@@ -1,8 +1,8 @@
 """Player state for the game, read from the latest marts: no Spark job per request.
 
-`player_inventory` and `player_purchases` are read into memory (`MartFiles.table`: pyarrow,
-through WebHDFS or the local file system) by a background thread, again every
-`player_state_refresh_s`; requests are answered from the last state read, with its age.
+`player_inventory` and `player_purchases` are read into memory (`MartFiles.table`: the
+newest version of each mart's Delta table, through delta-rs) by a background thread, again
+every `player_state_refresh_s`; requests are answered from the last state read, with its age.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class PlayerState:
 
     @classmethod
     def from_settings(cls, settings) -> PlayerState:
-        files = MartFiles(settings.lake_root, settings.webhdfs_url)
+        files = MartFiles(settings.lake_root)
         return cls(files.table, settings.player_state_refresh_s, settings.player_state_wait_s)
 
     def _rows_by_player(self, mart: str) -> dict[str, dict]:

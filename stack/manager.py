@@ -48,7 +48,7 @@ JAR_SETS = {
     # jar set -> the versions.env entries its pom needs
     "kafka": ("KAFKA_VERSION", "SCALA_BINARY_VERSION"),
     "hadoop": ("HADOOP_VERSION",),
-    "spark": ("SPARK_VERSION", "SCALA_BINARY_VERSION"),
+    "spark": ("SPARK_VERSION", "SCALA_BINARY_VERSION", "DELTA_VERSION"),
 }
 MAIN_CLASSES = {
     "kafka": "kafka.Kafka",
@@ -171,6 +171,9 @@ def resolve_jars(settings: StackSettings, jar_set: str) -> None:
     command = ["mvn", "-q", "-B", "-f", str(pom), "package", f"-Dstack.dir={settings.stack_dir}"]
     # KAFKA_VERSION becomes -Dkafka.version=..., the property name the pom uses.
     command += [f"-D{name.lower().replace('_', '.')}={versions[name]}" for name in needed]
+    # Delta's artifact names the Spark line it is built for: delta-spark_4.2_2.13.
+    spark_line = ".".join(versions["SPARK_VERSION"].split(".")[:2])
+    command.append(f"-Dspark.line={spark_line}")
     # Output only matters on failure (-q leaves just errors, plus stray colour codes).
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -706,13 +709,14 @@ def stream_status(settings: StackSettings) -> None:
     """Whether the landing job runs, and its latest micro-batch."""
     pid = running_pid(settings, LANDING)
     print(f"{LANDING:<9} {f'running (pid {pid})' if pid else 'stopped'}")
+    from streaming.batch_record import read_records
+
     try:
-        lines = log_file(settings, LANDING).read_text(errors="replace").splitlines()
+        batches = read_records(log_file(settings, LANDING).read_text(errors="replace"))
     except OSError:
         return
-    batches = [line for line in lines if line.startswith('{"query": "land_events"')]
     if batches:
-        print(f"latest batch: {batches[-1]}")
+        print(f"latest batch: {batches[-1].to_line()}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from deltalake import write_deltalake
 from werkzeug.exceptions import ServiceUnavailable
 
 from ingest import create_app
@@ -31,12 +32,11 @@ PURCHASES = pa.schema(
 )
 
 
-def write_version(lake, mart, version, rows):
-    folder = lake / "marts" / mart / f"version={version}"
-    folder.mkdir(parents=True)
+def write_version(lake, mart, rows):
+    """A mart run: the mart's Delta table replaced in one commit."""
     schema = PURCHASES if mart == "player_purchases" else None
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "part-0.parquet")
-    (folder / "_SUCCESS").touch()
+    table = pa.Table.from_pylist(rows, schema=schema)
+    write_deltalake(f"file://{lake}/marts/{mart}", table, mode="overwrite")
 
 
 def inventory(player_id, items, guild_id=None, computed_at=T1):
@@ -74,13 +74,13 @@ class Clock:
 
 @pytest.fixture
 def lake(tmp_path):
-    write_version(tmp_path, "player_inventory", 1, [inventory("ana", [("sword", 2)], "wolves")])
-    write_version(tmp_path, "player_purchases", 1, [purchases("ana", 200.0)])
+    write_version(tmp_path, "player_inventory", [inventory("ana", [("sword", 2)], "wolves")])
+    write_version(tmp_path, "player_purchases", [purchases("ana", 200.0)])
     return tmp_path
 
 
 def state_of(lake, clock=None, wait_s=5.0):
-    files = MartFiles(f"file://{lake}", "unused")
+    files = MartFiles(f"file://{lake}")
     return PlayerState(files.table, refresh_s=30, wait_s=wait_s, clock=clock or Clock())
 
 
@@ -111,17 +111,18 @@ def test_a_newer_version_is_picked_up_after_the_refresh_interval(lake):
     clock = Clock()
     state = state_of(lake, clock)
     assert state.lookup("bo")[0] is None
-    write_version(lake, "player_inventory", 2, [inventory("bo", [("horse", 1)])])
+    write_version(lake, "player_inventory", [inventory("bo", [("horse", 1)])])
     assert state.lookup("bo")[0] is None  # not read again yet
     clock.now = 31
     eventually(lambda: state.lookup("bo")[0] is not None)
     assert state.lookup("bo")[0]["unlocks"] == ["ride_to_far_lands"]
 
 
-def test_a_version_without_success_marker_is_ignored(lake):
-    folder = lake / "marts" / "player_inventory" / "version=5"
-    folder.mkdir()
-    pq.write_table(pa.Table.from_pylist([inventory("half", [])]), folder / "part-0.parquet")
+def test_a_file_of_a_write_that_never_committed_is_ignored(lake):
+    folder = lake / "marts" / "player_inventory"
+    pq.write_table(
+        pa.Table.from_pylist([inventory("half", [])]), folder / "part-uncommitted.parquet"
+    )
     assert state_of(lake).lookup("half")[0] is None
     assert state_of(lake).lookup("ana")[0] is not None
 
@@ -130,7 +131,7 @@ class HangingLake:
     """Answers with the real marts until `hang()`, then never (a NameNode that stopped)."""
 
     def __init__(self, lake):
-        self.files = MartFiles(f"file://{lake}", "unused")
+        self.files = MartFiles(f"file://{lake}")
         self.released = threading.Event()
         self.released.set()
         self.calls = 0
@@ -177,7 +178,7 @@ def test_a_lake_that_hangs_later_leaves_the_last_state_served_with_its_age(lake)
 
 def test_a_lake_that_fails_later_leaves_the_last_state_served(lake):
     clock = Clock()
-    files = MartFiles(f"file://{lake}", "unused")
+    files = MartFiles(f"file://{lake}")
     failing = {"now": False}
 
     def load(mart):
