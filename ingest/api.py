@@ -107,13 +107,7 @@ def post_events():
 def get_player(player_id: str):
     """A player's inventory and purchase summary from the last marts read, with their age."""
     guard.limit_reads(guard.api_key(guard.PLAYERS_READ))
-    state = current_app.extensions.get("questlog.player_state")
-    if state is None:
-        from ingest.players import PlayerState
-
-        state = current_app.extensions.setdefault(
-            "questlog.player_state", PlayerState.from_settings(current_app.config["SETTINGS"])
-        )
+    state = current_app.extensions["questlog.player_state"]
     player, age_s = state.lookup(player_id)
     if player is None:
         abort(404, f"no player {player_id[:128]!r} in the marts")

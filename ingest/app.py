@@ -76,8 +76,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     }
     for name, (rate, burst) in limits.items():
         app.extensions[name] = RateLimiter(rate, burst, max_names=settings.rate_limit_max_names)
-    if "PLAYER_STATE" in test_config:
-        app.extensions["questlog.player_state"] = test_config["PLAYER_STATE"]
+    # Imported here, at the worker's start, not on the first player request: importing
+    # delta-rs, pyarrow and pandas holds the GIL for seconds, and every request in the
+    # worker waited for it (tests/integration/test_ingest_faults.py). The marts are read
+    # on the first player request, in the background.
+    from ingest.players import PlayerState
+
+    app.extensions["questlog.player_state"] = test_config.get(
+        "PLAYER_STATE"
+    ) or PlayerState.from_settings(settings)
 
     from ingest import api, ops, seed
 

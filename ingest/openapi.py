@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
-from events.catalog import CATALOG
+from events.catalog import CATALOG, CURRENT_SCHEMA_VERSION
 from events.envelope import client_schema
 from ingest.ops import OPENAPI_PATH
 
@@ -34,6 +34,10 @@ def _event_schemas() -> dict:
             schema.pop("$schema")
             schema["properties"]["event_type"] = {"const": event_type}
             schema["properties"]["schema_version"] = {"type": "integer", "const": version}
+            # An event without schema_version is taken as the current version, so any other
+            # version must be named.
+            if version != CURRENT_SCHEMA_VERSION:
+                schema["required"] = [*schema["required"], "schema_version"]
             schemas[f"{event_type}_v{version}"] = schema
     return schemas
 
