@@ -18,7 +18,7 @@ COPY requirements.lock ./
 # gunicorn and the date-time checker jsonschema uses; tests/unit/test_deployment.py checks this
 # list against the imports. pip takes every version, of these and of what they pull in, from
 # requirements.lock.
-ARG INGEST_PACKAGES="flask gunicorn kafka-python jsonschema rfc3339-validator uuid6 prometheus-client python-json-logger deltalake pandas pyarrow"
+ARG INGEST_PACKAGES="flask gunicorn kafka-python crc32c jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson cachetools prometheus-client python-json-logger deltalake pandas pyarrow"
 RUN echo "$INGEST_PACKAGES" | tr ' ' '\n' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock
@@ -30,7 +30,7 @@ WORKDIR /build
 COPY requirements.lock ./
 # What streaming/ and jobs/ import (checked as above), plus pandas and pyarrow for toPandas
 # (streaming/audit.py) and jsonschema's date-time checker.
-ARG SPARK_APP_PACKAGES="pyspark delta-spark tenacity jsonschema rfc3339-validator uuid6 pandas pyarrow"
+ARG SPARK_APP_PACKAGES="pyspark delta-spark tenacity jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson pandas pyarrow"
 RUN echo "$SPARK_APP_PACKAGES" | tr ' ' '\n' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock

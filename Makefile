@@ -10,7 +10,7 @@ export SPARK_CONF_DIR ?= $(CURDIR)/.stack/conf/spark
 export PYSPARK_PYTHON := $(PY)
 export PYSPARK_DRIVER_PYTHON := $(PY)
 
-.PHONY: help setup up down status topic demo test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi
+.PHONY: help setup up down status topic demo serve test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ topic: ## create the `events` topic if it is missing
 
 demo: $(VENV)/.installed ## set up, start the stack, send events over HTTP, land them, compute marts (leaves the stack up)
 	$(PY) -m stack.demo
+
+serve: $(VENV)/.installed ## run the ingest service in the foreground as in production (needs QUESTLOG_API_KEYS)
+	QUESTLOG_ENV=$${QUESTLOG_ENV:-production} QUESTLOG_SEED_ROUTES=$${QUESTLOG_SEED_ROUTES:-key} \
+		$(VENV)/bin/gunicorn -c ingest/gunicorn.conf.py "ingest:create_app()"
 
 stream: up ## run the landing job as a background service (micro-batches; logs each batch)
 	$(STACK) stream start

@@ -40,12 +40,18 @@ def parse_wrk_report(output: str, events_per_request: int) -> dict:
         "events_per_s": good * events_per_request / seconds,
         "p50_ms": report["p50_us"] / 1000,
         "p99_ms": report["p99_us"] / 1000,
+        "mean_ms": report["mean_us"] / 1000,
         "errors": errors,
     }
 
 
-def wrk_run(base_url: str, scenario: Scenario, connections: int, seconds: float) -> dict:
-    """One wrk run of `scenario` against `base_url`; wrk runs in a process of its own."""
+def wrk_run(
+    base_url: str, scenario: Scenario, connections: int, seconds: float, delay_ms: float = 0
+) -> dict:
+    """One wrk run of `scenario` against `base_url`; wrk runs in a process of its own.
+
+    `delay_ms` paces each connection (a pause before each request), to load below the peak.
+    """
     command = [
         "wrk",
         "--threads", "2",
@@ -57,8 +63,7 @@ def wrk_run(base_url: str, scenario: Scenario, connections: int, seconds: float)
         "--",
         scenario.method,
     ]  # fmt: skip
-    if scenario.body_file:
-        command.append(str(scenario.body_file))
+    command += [str(scenario.body_file) if scenario.body_file else "-", f"{delay_ms:.3f}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stderr[-2000:]}")

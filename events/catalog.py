@@ -16,7 +16,8 @@ _ID = {"type": "string", "minLength": 1, "maxLength": 128}
 
 _PURCHASE_V1 = {
     "item": _ITEM,
-    "price": {"type": "number", "minimum": 0},
+    # Bounded so that price * quantity stays a finite double in every mart.
+    "price": {"type": "number", "minimum": 0, "maximum": 1_000_000_000},
     "currency": _CURRENCY,
     "quantity": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
 }

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import zlib
 
+import orjson
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from events.catalog import CATALOG
-from events.envelope import validate
+from events.envelope import normalize, validate
 from ingest import guard, intake, metrics
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
+
+# An event is three levels deep; anything much deeper is refused before it is looked at.
+MAX_DEPTH = 16
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels in `value`."""
+    if limit < 0:
+        return True
+    if isinstance(value, dict):
+        return any(_deeper_than(v, limit - 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_deeper_than(v, limit - 1) for v in value)
+    return False
 
 
 def _body_bytes() -> bytes:
@@ -32,6 +46,8 @@ def _body_bytes() -> bytes:
         abort(413, f"the decompressed body is larger than {limit} bytes")
     if not inflater.eof:
         abort(400, "the gzip body is truncated")
+    if inflater.unused_data:
+        abort(400, "the body has bytes after the end of its gzip stream")
     return body
 
 
@@ -39,14 +55,14 @@ def _client_events() -> tuple[list, bool]:
     """The events of the request body and whether it was a batch; aborts 4xx when unreadable."""
     if request.mimetype != "application/json":
         abort(415, "Content-Type must be application/json")
+    # orjson refuses what the lake could not hold: invalid UTF-8, lone surrogates, NaN and
+    # infinite numbers, nesting past 1024 levels; integers past 64 bits come back as floats.
     try:
-        text = _body_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        abort(400, f"the body is not UTF-8: {error.reason} at byte {error.start}")
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as error:
+        payload = orjson.loads(_body_bytes())
+    except orjson.JSONDecodeError as error:
         abort(400, f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}")
+    if _deeper_than(payload, MAX_DEPTH):
+        abort(400, f"the body nests arrays and objects deeper than {MAX_DEPTH} levels")
     if isinstance(payload, dict):
         return [payload], False
     if not isinstance(payload, list):
@@ -62,8 +78,9 @@ def _client_events() -> tuple[list, bool]:
 @bp.post("/events")
 def post_events():
     """Validate, then log to Kafka; 202 only once Kafka acknowledged every event."""
-    key = guard.api_key()
+    key = guard.api_key(guard.EVENTS_WRITE)
     client_events, is_batch = _client_events()
+    client_events = [normalize(event) for event in client_events]
     problems = [p for index, event in enumerate(client_events) for p in validate(event, index)]
     if problems:
         for event in client_events:
@@ -88,15 +105,13 @@ def post_events():
 
 @bp.get("/players/<player_id>")
 def get_player(player_id: str):
-    """A player's inventory and purchase summary from the latest marts."""
-    state = current_app.extensions.get("questlog.player_state")
-    if state is None:
-        from ingest.players import PlayerState
-
-        state = current_app.extensions.setdefault(
-            "questlog.player_state", PlayerState.from_settings(current_app.config["SETTINGS"])
-        )
-    player = state.lookup(player_id)
+    """A player's inventory and purchase summary from the last marts read, with their age."""
+    guard.limit_reads(guard.api_key(guard.PLAYERS_READ))
+    state = current_app.extensions["questlog.player_state"]
+    player, age_s = state.lookup(player_id)
     if player is None:
-        abort(404, f"no player {player_id!r} in the marts")
-    return jsonify(player)
+        abort(404, f"no player {player_id[:128]!r} in the marts")
+    response = jsonify({**player, "state_age_s": round(age_s, 3)})
+    # Seconds since the marts were read, as a cache would say it.
+    response.headers["Age"] = str(int(age_s))
+    return response

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, abort, g, jsonify, request
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
 
 from ingest import metrics
-from ingest.guard import RateLimiter
+from ingest.guard import RateLimiter, parse_api_keys
+from ingest.ops import documented_methods
 from ingest.publisher import KafkaPublisher
 from ingest.settings import IngestSettings
+
+# A request slower than this is logged even when it succeeded.
+SLOW_REQUEST_S = 1.0
 
 
 class _RequestIdFilter(logging.Filter):
@@ -42,28 +46,45 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     `test_config` may hold `SETTINGS` (an IngestSettings), `PUBLISHER` (anything with the
     KafkaPublisher interface) and `PLAYER_STATE` (a player state reader).
+    Raises ValueError for settings it must not run with (production without API keys).
     """
     test_config = test_config or {}
     app = Flask(__name__)
     settings = test_config.get("SETTINGS") or IngestSettings.from_env()
+    settings.check()
     app.config["SETTINGS"] = settings
+    app.config["API_KEYS"] = parse_api_keys(settings.api_keys)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     _configure_logging(app)
+    if settings.is_open:
+        app.logger.warning(
+            "open: no API keys are set, anyone may send events and read players "
+            "(local development only; QUESTLOG_ENV=production refuses this)"
+        )
 
     app.extensions["questlog.publisher"] = test_config.get("PUBLISHER") or KafkaPublisher(
         bootstrap=settings.kafka_bootstrap,
         topic=settings.topic,
         timeout_s=settings.publish_timeout_s,
         max_in_flight=settings.max_in_flight_events,
+        probe_cache_s=settings.probe_cache_s,
     )
-    app.extensions["questlog.key_limiter"] = RateLimiter(
-        settings.key_rate_per_s, settings.key_burst
-    )
-    app.extensions["questlog.player_limiter"] = RateLimiter(
-        settings.player_rate_per_s, settings.player_burst
-    )
-    if "PLAYER_STATE" in test_config:
-        app.extensions["questlog.player_state"] = test_config["PLAYER_STATE"]
+    limits = {
+        "questlog.key_limiter": (settings.key_rate_per_s, settings.key_burst),
+        "questlog.player_limiter": (settings.player_rate_per_s, settings.player_burst),
+        "questlog.read_limiter": (settings.player_read_rate_per_s, settings.player_read_burst),
+    }
+    for name, (rate, burst) in limits.items():
+        app.extensions[name] = RateLimiter(rate, burst, max_names=settings.rate_limit_max_names)
+    # Imported here, at the worker's start, not on the first player request: importing
+    # delta-rs, pyarrow and pandas holds the GIL for seconds, and every request in the
+    # worker waited for it (tests/integration/test_ingest_faults.py). The marts are read
+    # on the first player request, in the background.
+    from ingest.players import PlayerState
+
+    app.extensions["questlog.player_state"] = test_config.get(
+        "PLAYER_STATE"
+    ) or PlayerState.from_settings(settings)
 
     from ingest import api, ops, seed
 
@@ -73,23 +94,34 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def _start_request():
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = (request.headers.get("X-Request-Id") or os.urandom(16).hex())[:128]
         g.started = time.perf_counter()
+        # Flask adds HEAD and OPTIONS to every GET route; only what the OpenAPI document
+        # promises may run (a HEAD /purchase_a_sword must not log a purchase).
+        if request.url_rule is not None:
+            allowed = documented_methods(request.url_rule.rule)
+            if allowed and request.method not in allowed:
+                abort(405, valid_methods=sorted(allowed))
 
     @app.after_request
     def _finish_request(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
         route = request.url_rule.rule if request.url_rule else "(unmatched)"
         metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        app.logger.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 2),
-            },
-        )
+        seconds = time.perf_counter() - g.get("started", 0)
+        # Accepted requests are counted in /metrics; a log line each cost a tenth of the
+        # service's time in a lock (py-spy, docs/benchmarks.md). Refusals and slow ones are
+        # logged.
+        if response.status_code >= 400 or seconds > SLOW_REQUEST_S:
+            app.logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status_code,
+                    "duration_ms": round(seconds * 1000, 2),
+                },
+            )
         return response
 
     @app.errorhandler(HTTPException)
@@ -97,12 +129,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         body = {"error": error.name, "message": error.description}
         if isinstance(getattr(error, "problems", None), list):
             body["problems"] = error.problems
+        if isinstance(getattr(error, "event_ids", None), list):
+            body["event_ids"] = error.event_ids
         response = jsonify(body)
         response.status_code = error.code
         # Keep what the error itself carries, such as Allow on a 405.
         for name, value in error.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            # Flask's automatic HEAD and OPTIONS are answered 405 too (see _start_request).
+            documented = [m for m in error.valid_methods if m not in ("HEAD", "OPTIONS")]
+            response.headers["Allow"] = ", ".join(sorted(documented))
         for name, value in (getattr(error, "extra_headers", None) or {}).items():
             response.headers[name] = value
         return response

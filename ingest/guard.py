@@ -1,4 +1,4 @@
-"""Who may write, and how fast: API keys and token-bucket rate limits."""
+"""Who may do what, and how fast: scoped API keys and token-bucket rate limits."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ import hmac
 import threading
 import time
 
+from cachetools import TTLCache
 from flask import abort, current_app, request
 from werkzeug.exceptions import HTTPException
+
+# What a key may be allowed to do.
+EVENTS_WRITE = "events:write"
+PLAYERS_READ = "players:read"
+SCOPES = (EVENTS_WRITE, PLAYERS_READ)
 
 
 class RateLimiter:
@@ -15,14 +21,24 @@ class RateLimiter:
 
     Hand-written because the common Flask limiters count fixed or sliding windows, not
     tokens, and cannot charge a batch of N events as N. Limits hold per worker process.
+    The buckets live in a TTL map of at most `max_names` entries: a bucket untouched for
+    `burst / rate` seconds is full again, the same as no bucket, so it expires then; past
+    `max_names` the least recently used bucket goes. Memory and the cost of a call stay
+    bounded however many players there are.
     """
 
-    def __init__(self, rate: float, burst: int, clock=time.monotonic):
+    def __init__(self, rate: float, burst: int, clock=time.monotonic, max_names: int = 100_000):
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: TTLCache = TTLCache(
+            maxsize=max_names, ttl=max(burst / rate, 1e-3), timer=clock
+        )
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._buckets)
 
     def take(self, name: str, count: int = 1) -> float:
         """Take `count` tokens; 0 when allowed, else the seconds until they would be there."""
@@ -34,35 +50,53 @@ class RateLimiter:
                 self._buckets[name] = (tokens, now)
                 return (count - tokens) / self.rate if count <= self.burst else float("inf")
             self._buckets[name] = (tokens - count, now)
-            if len(self._buckets) > 100_000:  # forget idle players rather than grow forever
-                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
             return 0.0
 
 
-def abort_with_headers(code: int, description: str, headers: dict, problems=None):
-    """Abort with extra response headers (Retry-After) and optional problem list."""
+def parse_api_keys(entries: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """`key` (events:write) or `key=scope+scope` entries -> the scopes of each key."""
+    keys = {}
+    for entry in entries:
+        key, _, scopes = entry.partition("=")
+        granted = frozenset(scopes.split("+")) if scopes else frozenset({EVENTS_WRITE})
+        unknown = granted - set(SCOPES)
+        if not key or unknown:
+            raise ValueError(
+                f"QUESTLOG_API_KEYS entry {entry[:4]}...: scopes must be among {', '.join(SCOPES)}"
+            )
+        keys[key] = granted
+    return keys
+
+
+def abort_with_headers(code: int, description: str, headers: dict, problems=None, event_ids=None):
+    """Abort with extra response headers (Retry-After), optional problems and event ids."""
     try:
         abort(code, description)
     except HTTPException as error:
         error.extra_headers = headers
         if problems is not None:
             error.problems = problems
+        if event_ids is not None:
+            error.event_ids = event_ids
         raise
 
 
-def api_key() -> str | None:
-    """The request's API key when keys are configured; aborts 401 without a valid one."""
-    keys = current_app.config["SETTINGS"].api_keys
+def api_key(scope: str = EVENTS_WRITE) -> str | None:
+    """The request's API key when keys are configured; aborts 401 without one, 403 off scope."""
+    keys: dict[str, frozenset[str]] = current_app.config["API_KEYS"]
     if not keys:
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() == "bearer" and given:
-        given_bytes = given.strip().encode()
+        given_bytes = given.strip().encode("utf-8", "replace")
         # Compare against every key so timing does not tell which one nearly matched.
         matches = [hmac.compare_digest(given_bytes, key.encode()) for key in keys]
         if any(matches):
-            return keys[matches.index(True)]
+            key = list(keys)[matches.index(True)]
+            if scope not in keys[key]:
+                abort(403, f"this API key does not have the {scope} scope")
+            return key
     abort_with_headers(
         401,
         "a valid API key is required: Authorization: Bearer <key>",
@@ -70,9 +104,12 @@ def api_key() -> str | None:
     )
 
 
+def _retry_after(wait: float) -> str:
+    return str(max(current_app.config["SETTINGS"].retry_after_s, int(min(wait, 3600)) + 1))
+
+
 def limit(key: str | None, players: dict[str, int]) -> None:
     """Charge the key and each player; aborts 429 with Retry-After when a bucket is empty."""
-    settings = current_app.config["SETTINGS"]
     waits = [
         current_app.extensions["questlog.key_limiter"].take(
             key or "(anonymous)", sum(players.values())
@@ -82,5 +119,12 @@ def limit(key: str | None, players: dict[str, int]) -> None:
     waits += [player_limiter.take(player, count) for player, count in players.items()]
     wait = max(waits)
     if wait > 0:
-        retry_after = max(settings.retry_after_s, int(min(wait, 3600)) + 1)
-        abort_with_headers(429, "rate limit exceeded", {"Retry-After": str(retry_after)})
+        abort_with_headers(429, "rate limit exceeded", {"Retry-After": _retry_after(wait)})
+
+
+def limit_reads(key: str | None) -> None:
+    """Charge one player read to the key (or the client's address); aborts 429 when spent."""
+    name = key or f"addr:{request.remote_addr}"
+    wait = current_app.extensions["questlog.read_limiter"].take(name)
+    if wait > 0:
+        abort_with_headers(429, "rate limit exceeded", {"Retry-After": _retry_after(wait)})

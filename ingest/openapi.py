@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
-from events.catalog import CATALOG
+from events.catalog import CATALOG, CURRENT_SCHEMA_VERSION
 from events.envelope import client_schema
 from ingest.ops import OPENAPI_PATH
 
@@ -34,6 +34,10 @@ def _event_schemas() -> dict:
             schema.pop("$schema")
             schema["properties"]["event_type"] = {"const": event_type}
             schema["properties"]["schema_version"] = {"type": "integer", "const": version}
+            # An event without schema_version is taken as the current version, so any other
+            # version must be named.
+            if version != CURRENT_SCHEMA_VERSION:
+                schema["required"] = [*schema["required"], "schema_version"]
             schemas[f"{event_type}_v{version}"] = schema
     return schemas
 
@@ -58,6 +62,7 @@ def _seed_route(summary: str, extra_params: list | None = None) -> dict:
                     "description": "request line over the server's limit (gunicorn, 4094 bytes)"
                 },
                 "401": _error("an API key is required (seed_routes=key)"),
+                "403": _error("the API key lacks the events:write scope"),
                 "404": _error("the seed routes are turned off"),
                 "429": _error("rate limit exceeded", RETRY_AFTER),
                 "503": _error("Kafka did not acknowledge in time", RETRY_AFTER),
@@ -86,7 +91,9 @@ def build() -> dict:
                 "Takes game events and logs them to Kafka. A 2xx means Kafka acknowledged "
                 "every event of the request (acks=all). A batch with any invalid event is "
                 "rejected whole and nothing of it is published. On 503 retry with the same "
-                "event_id: the lake keeps each event_id once."
+                "event_ids (the 503 names them): the lake keeps each event_id once. API keys "
+                "have scopes: `events:write` (POST /v1/events, seed routes when keyed) and "
+                "`players:read` (GET /v1/players)."
             ),
         },
         "components": {
@@ -108,6 +115,7 @@ def build() -> dict:
                     "properties": {
                         "error": {"type": "string"},
                         "message": {"type": "string"},
+                        "event_ids": {"type": "array", "items": {"type": "string"}},
                         "problems": {
                             "type": "array",
                             "items": {
@@ -132,6 +140,10 @@ def build() -> dict:
                         "guild_id": {"type": ["string", "null"]},
                         "unlocks": {"type": "array", "items": {"type": "string"}},
                         "computed_at": {"type": ["string", "null"]},
+                        "state_age_s": {
+                            "type": "number",
+                            "description": "seconds since the marts were read",
+                        },
                     },
                 },
             },
@@ -172,6 +184,7 @@ def build() -> dict:
                         },
                         "400": _error("invalid events, each named by index, field and reason"),
                         "401": _error("a valid API key is required"),
+                        "403": _error("the API key lacks the events:write scope"),
                         "413": _error("too many events or too many bytes (also after gunzip)"),
                         "415": _error("not application/json, or an unsupported encoding"),
                         "429": _error("rate limit exceeded", RETRY_AFTER),
@@ -181,7 +194,11 @@ def build() -> dict:
             },
             "/v1/players/{player_id}": {
                 "get": {
-                    "summary": "a player's inventory and purchases from the latest marts",
+                    "summary": "a player's inventory and purchases from the last marts read",
+                    "description": "Served from the marts as last read (every "
+                    "player_state_refresh_s, in the background); `state_age_s` and the `Age` "
+                    "header say how old that read is.",
+                    "security": [{"apiKey": []}, {}],
                     "parameters": [
                         {
                             "name": "player_id",
@@ -191,10 +208,22 @@ def build() -> dict:
                         }
                     ],
                     "responses": {
-                        "200": {"description": "the player", "content": _json("Player")},
+                        "200": {
+                            "description": "the player",
+                            "content": _json("Player"),
+                            "headers": {
+                                "Age": {
+                                    "schema": {"type": "string"},
+                                    "description": "seconds since the marts were read",
+                                }
+                            },
+                        },
+                        "401": _error("a valid API key is required"),
+                        "403": _error("the API key lacks the players:read scope"),
                         "404": _error("no such player in the marts"),
                         "414": {"description": "request line over the server's limit"},
-                        "503": _error("the marts cannot be read"),
+                        "429": _error("rate limit exceeded", RETRY_AFTER),
+                        "503": _error("the marts were never read (yet)"),
                     },
                 }
             },

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
+import time
 from functools import cache
 from pathlib import Path
 
@@ -24,26 +27,62 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when the broker answers and the topic exists."""
+    """Ready when the broker answers and the topic exists (answer reused for a second)."""
     ready, detail = current_app.extensions["questlog.publisher"].ready()
     response = jsonify({"status": "ready" if ready else "not ready", "detail": detail})
     response.status_code = 200 if ready else 503
     return response
 
 
-@bp.get("/metrics")
-def prometheus_metrics():
-    """Metrics in Prometheus text format, summed over gunicorn workers when there are several."""
+class _Kept:
+    """A value rebuilt by one thread at a time when older than `max_age_s`."""
+
+    def __init__(self, build, max_age_s: float):
+        self.build, self.max_age_s = build, max_age_s
+        self._lock = threading.Lock()
+        self._made_at, self._value = float("-inf"), None
+
+    def get(self):
+        with self._lock:
+            if time.monotonic() - self._made_at >= self.max_age_s:
+                self._value, self._made_at = self.build(), time.monotonic()
+            return self._value
+
+
+def _metrics_now() -> bytes:
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return generate_latest(registry)
+
+
+@bp.get("/metrics")
+def prometheus_metrics():
+    """Metrics in Prometheus text format, summed over gunicorn workers when there are several.
+
+    Reading every worker's files costs; the text is kept for `probe_cache_s`, built by one
+    thread.
+    """
+    kept = current_app.extensions.get("questlog.metrics_text")
+    if kept is None:
+        max_age_s = current_app.config["SETTINGS"].probe_cache_s
+        kept = current_app.extensions.setdefault(
+            "questlog.metrics_text", _Kept(_metrics_now, max_age_s)
+        )
+    return Response(kept.get(), mimetype=CONTENT_TYPE_LATEST)
 
 
 @cache
 def _openapi() -> dict:
     return json.loads(OPENAPI_PATH.read_text())
+
+
+@cache
+def documented_methods(rule: str) -> frozenset[str]:
+    """The HTTP methods the OpenAPI document lists for a Flask route rule."""
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+    return frozenset(method.upper() for method in _openapi()["paths"].get(path, {}))
 
 
 @bp.get("/openapi.json")

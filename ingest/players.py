@@ -1,16 +1,18 @@
 """Player state for the game, read from the latest marts: no Spark job per request.
 
-The newest complete versions of `player_inventory` and `player_purchases` are loaded into
-memory (pyarrow, through WebHDFS or the local file system) and reloaded when a newer version
-appears, checked at most every `player_state_refresh_s`.
+`player_inventory` and `player_purchases` are read into memory (`MartFiles.table`: the
+newest version of each mart's Delta table, through delta-rs) by a background thread, again
+every `player_state_refresh_s`; requests are answered from the last state read, with its age.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 
+import pyarrow as pa
 from werkzeug.exceptions import ServiceUnavailable
 
 from events.catalog import GUILD_UNLOCK, UNLOCKS
@@ -53,46 +55,86 @@ def player_view(inventory: dict | None, purchases: dict | None) -> dict:
 
 
 class PlayerState:
-    """Players by id from the latest marts, reloaded when a newer version is written."""
+    """Players by id from the latest marts, re-read in the background every `refresh_s`.
 
-    def __init__(self, files: MartFiles, refresh_s: float, clock=time.monotonic):
-        self.files = files
+    A request never reads the lake itself: it gets the last state read, with its age, while
+    one background thread reads the next. A lake that hangs or fails only makes that state
+    older; before the first read has finished a request waits until `wait_s` after that read
+    started, then gets 503.
+    `load(mart)` returns a mart as an Arrow table (`MartFiles.table`).
+    """
+
+    def __init__(
+        self,
+        load: Callable[[str], pa.Table],
+        refresh_s: float,
+        wait_s: float = 1.0,
+        clock=time.monotonic,
+    ):
+        self.load = load
         self.refresh_s = refresh_s
+        self.wait_s = wait_s
         self.clock = clock
-        self._versions: tuple = ()
-        self._players: dict[str, dict] = {}
-        self._checked_at: float | None = None
+        self._players: dict[str, dict] | None = None
+        self._read_at: float | None = None
+        self._started_at: float | None = None
+        self._error = ""
+        self._reading = False
+        self._first_read = threading.Event()
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings) -> PlayerState:
         files = MartFiles(settings.lake_root)
-        return cls(files, settings.player_state_refresh_s)
+        return cls(files.table, settings.player_state_refresh_s, settings.player_state_wait_s)
 
-    def _reload_if_newer(self) -> None:
-        versions = tuple(self.files.latest_version(mart) for mart in MARTS)
-        if versions == self._versions:
-            return
-        by_mart = [
-            {row["player_id"]: row for row in self.files.rows(path)} if path else {}
-            for path in versions
-        ]
-        inventory, purchases = by_mart
-        self._players = {
-            player_id: player_view(inventory.get(player_id), purchases.get(player_id))
-            for player_id in inventory.keys() | purchases.keys()
-        }
-        self._versions = versions
+    def _rows_by_player(self, mart: str) -> dict[str, dict]:
+        try:
+            table = self.load(mart)
+        except FileNotFoundError:  # no mart computed yet: no player known, not an outage
+            return {}
+        return {row["player_id"]: row for row in table.to_pylist()}
 
-    def lookup(self, player_id: str) -> dict | None:
-        """The player's state, or None when the marts do not know them."""
+    def _read(self) -> None:
+        try:
+            inventory, purchases = (self._rows_by_player(mart) for mart in MARTS)
+            players = {
+                player_id: player_view(inventory.get(player_id), purchases.get(player_id))
+                for player_id in inventory.keys() | purchases.keys()
+            }
+            with self._lock:
+                self._players, self._read_at, self._error = players, self.clock(), ""
+        except Exception as error:  # the lake failed: keep the last state, say why
+            with self._lock:
+                self._error = f"the marts cannot be read: {error!r}"[:500]
+        finally:
+            with self._lock:
+                self._reading = False
+            self._first_read.set()
+
+    def _refresh_if_due(self) -> None:
+        """Start a background read when the state is older than `refresh_s` and none runs."""
         with self._lock:
             now = self.clock()
-            if self._checked_at is None or now - self._checked_at >= self.refresh_s:
-                try:
-                    self._reload_if_newer()
-                    self._checked_at = now
-                except Exception as error:
-                    if not self._versions:
-                        raise ServiceUnavailable(f"the marts cannot be read: {error}") from error
-            return self._players.get(player_id)
+            if self._reading or (
+                self._started_at is not None and now - self._started_at < self.refresh_s
+            ):
+                return
+            self._reading, self._started_at = True, now
+        threading.Thread(target=self._read, name="player-state", daemon=True).start()
+
+    def lookup(self, player_id: str) -> tuple[dict | None, float]:
+        """The player's state (None when the marts do not know them) and its age in seconds.
+
+        Raises ServiceUnavailable when no state could be read within `wait_s`.
+        """
+        self._refresh_if_due()
+        if self._players is None:
+            # Counted from the first read's start: once it has taken `wait_s`, requests are
+            # answered at once instead of each holding a thread for `wait_s`.
+            self._first_read.wait(max(self._started_at + self.wait_s - self.clock(), 0))
+        with self._lock:
+            players, read_at, error = self._players, self._read_at, self._error
+        if players is None:
+            raise ServiceUnavailable(error or f"the marts were not read within {self.wait_s:g} s")
+        return players.get(player_id), max(self.clock() - read_at, 0.0)

@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaProducer
-from kafka.errors import KafkaError
 
 from events.envelope import to_kafka
 from ingest import metrics
@@ -32,62 +31,116 @@ class Delivery:
 class KafkaPublisher:
     """Sends events with acks=all and idempotence; connects on first use, not at start."""
 
-    def __init__(self, *, bootstrap: str, topic: str, timeout_s: float, max_in_flight: int):
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic: str,
+        timeout_s: float,
+        max_in_flight: int,
+        probe_cache_s: float = 1.0,
+        clock=time.monotonic,
+    ):
         self.bootstrap = bootstrap
         self.topic = topic
         self.timeout_s = timeout_s
         self.max_in_flight = max_in_flight
+        self.probe_cache_s = probe_cache_s
+        self.clock = clock
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
         self._in_flight = 0
+        # One connection attempt at a time, made outside `_lock`; the others wait for it.
+        self._connecting: threading.Event | None = None
+        self._failed_at: float | None = None
+        self._failure = ""
+        self._probe_lock = threading.Lock()
+        self._probe: tuple[float, bool, str] | None = None
 
-    def _connect(self) -> KafkaProducer:
+    def _new_producer(self) -> KafkaProducer:
+        timeout_ms = int(self.timeout_s * 1000)
+        return KafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            # Never block a request thread longer than the request may take.
+            max_block_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,
+            request_timeout_ms=max(timeout_ms, 1000),
+            # Unacknowledged events expire soon after their request gave up.
+            delivery_timeout_ms=3 * max(timeout_ms, 1000),
+            allow_auto_create_topics=False,
+        )
+
+    def _connect(self, deadline: float) -> KafkaProducer:
+        """The producer, connecting first if there is none; PublishError by `deadline`.
+
+        Building a producer waits up to the bootstrap timeout when the broker is down, so it
+        happens outside the lock and once for all the requests that need it. A failed attempt
+        (or a missed deadline, `_abandon`) is remembered for a second: the requests queued
+        behind it fail at once instead of each waiting its own timeout.
+        """
         with self._lock:
-            if self._producer is None:
-                timeout_ms = int(self.timeout_s * 1000)
-                try:
-                    self._producer = KafkaProducer(
-                        bootstrap_servers=self.bootstrap,
-                        acks="all",
-                        enable_idempotence=True,
-                        linger_ms=2,
-                        # Never block a request thread longer than the request may take.
-                        max_block_ms=timeout_ms,
-                        bootstrap_timeout_ms=timeout_ms,
-                        request_timeout_ms=max(timeout_ms, 1000),
-                        # Unacknowledged events expire soon after their request gave up.
-                        delivery_timeout_ms=3 * max(timeout_ms, 1000),
-                        allow_auto_create_topics=False,
-                    )
-                except KafkaError as error:
-                    raise PublishError(
-                        f"cannot reach Kafka at {self.bootstrap}: {error}"
-                    ) from error
-            return self._producer
+            if self._producer is not None:
+                return self._producer
+            if self._failed_at is not None and self.clock() - self._failed_at < 1.0:
+                raise PublishError(self._failure)
+            waiting_for = self._connecting
+            if waiting_for is None:
+                self._connecting = threading.Event()
+        if waiting_for is not None:
+            waiting_for.wait(max(deadline - self.clock(), 0))
+            with self._lock:
+                if self._producer is not None:
+                    return self._producer
+            raise PublishError(self._failure or f"cannot reach Kafka at {self.bootstrap}")
+        producer, failure = None, ""
+        try:
+            producer = self._new_producer()
+        except Exception as error:  # whatever failed, there is no producer to use
+            failure = f"cannot reach Kafka at {self.bootstrap}: {error}"
+        with self._lock:
+            self._producer = producer
+            self._failed_at = None if producer else self.clock()
+            self._failure = failure
+            self._connecting.set()
+            self._connecting = None
+        if producer is None:
+            raise PublishError(failure)
+        return producer
 
     def _reserve(self, count: int) -> None:
         with self._lock:
             if self._in_flight + count > self.max_in_flight:
                 raise PublishError(f"{self._in_flight} events already wait for Kafka")
             self._in_flight += count
-            metrics.EVENTS_IN_FLIGHT.inc(count)
 
     def _release(self, count: int) -> None:
+        # Called per event from the producer's thread: the gauge is set once per request.
         with self._lock:
             self._in_flight -= count
-            metrics.EVENTS_IN_FLIGHT.dec(count)
+
+    @property
+    def in_flight(self) -> int:
+        """Events sent and not yet acknowledged (or expired)."""
+        return self._in_flight
 
     def publish(self, events: list[dict]) -> list[Delivery]:
-        """Send `events` and wait for every acknowledgement, or raise PublishError in time."""
-        producer = self._connect()
-        deadline = time.monotonic() + self.timeout_s
+        """Send `events` and wait for every acknowledgement, or raise PublishError in time.
+
+        Every event is encoded before the first is sent, so a batch goes whole or not at all;
+        an event that cannot be encoded raises EncodeError and nothing is sent.
+        """
+        deadline = self.clock() + self.timeout_s
+        records = [to_kafka(event) for event in events]
+        producer = self._connect(deadline)
         self._reserve(len(events))
         started = time.perf_counter()
         sent = 0
         try:
             futures = []
-            for event in events:
-                key, value = to_kafka(event)
+            for event, (key, value) in zip(events, records, strict=True):
                 future = producer.send(self.topic, value, key=key)
                 sent += 1
                 # Released on the broker's answer or the producer's own expiry, so the
@@ -96,9 +149,9 @@ class KafkaPublisher:
                 futures.append((event["event_id"], future))
             deliveries = []
             for event_id, future in futures:
-                metadata = future.get(timeout=max(deadline - time.monotonic(), 0.001))
+                metadata = future.get(timeout=max(deadline - self.clock(), 0.001))
                 deliveries.append(Delivery(event_id, metadata.partition, metadata.offset))
-        except KafkaError as error:
+        except Exception as error:  # KafkaError, or anything else: the caller answers 503
             self._release(len(events) - sent)
             self._abandon(producer)
             log.warning(
@@ -107,6 +160,7 @@ class KafkaPublisher:
             )
             raise PublishError(f"Kafka did not acknowledge in {self.timeout_s:g} s") from error
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        metrics.EVENTS_IN_FLIGHT.set(self._in_flight)
         return deliveries
 
     def _abandon(self, producer: KafkaProducer) -> None:
@@ -119,13 +173,33 @@ class KafkaPublisher:
         with self._lock:
             if self._producer is producer:
                 self._producer = None
+            # The broker just missed a deadline: for a second, requests are refused at once
+            # rather than each waiting out its own timeout behind a broker that hangs.
+            self._failed_at = self.clock()
+            self._failure = f"Kafka missed a {self.timeout_s:g} s deadline just now"
         try:
             producer.close(timeout=0)
-        except KafkaError:
+        except Exception:
             # close() stops at its flush when batches are pending; abort them instead.
             producer._sender.force_close()
 
     def ready(self) -> tuple[bool, str]:
+        """Whether the broker answered a probe in the last `probe_cache_s`, and why not.
+
+        One probe at a time per worker; a caller arriving while one runs gets the last
+        answer rather than a thread of its own blocked on the broker.
+        """
+        if not self._probe_lock.acquire(blocking=False):
+            last = self._probe
+            return (last[1], last[2]) if last else (False, "the first probe is still running")
+        try:
+            if self._probe is None or self.clock() - self._probe[0] >= self.probe_cache_s:
+                self._probe = (self.clock(), *self._probe_now())
+            return self._probe[1], self._probe[2]
+        finally:
+            self._probe_lock.release()
+
+    def _probe_now(self) -> tuple[bool, str]:
         """Whether the broker answers a metadata request now and knows the topic.
 
         A fresh admin client per probe: one kept across a broker restart stays broken for a

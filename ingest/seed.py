@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request
 
 from events.catalog import SHOP_CURRENCY, SHOP_PRICES_GOLD
+from events.envelope import validate
 from ingest import guard, intake
 
 bp = Blueprint("seed", __name__)
@@ -19,7 +20,7 @@ def _seed_routes_allowed():
     if mode == "off":
         abort(404, "the seed routes are turned off")
     if mode == "key":
-        guard.api_key()
+        guard.api_key(guard.EVENTS_WRITE)
 
 
 def _player_id() -> str:
@@ -36,6 +37,11 @@ def _player_id() -> str:
 
 def _log(event_type: str, properties: dict) -> None:
     event = {"event_type": event_type, "player_id": _player_id(), "properties": properties}
+    problems = validate(event)
+    if problems:
+        guard.abort_with_headers(
+            400, "the event was rejected", {}, problems=[p.as_dict() for p in problems]
+        )
     intake.publish([event], api_version="seed", key=None)
 
 

@@ -12,6 +12,9 @@ from lake.settings import env_overrides
 class IngestSettings:
     """Every knob of the service; each environment variable name is written once, below."""
 
+    # "development" (open when no keys are set) or "production" (refuses to start without
+    # API keys, and with open seed routes).
+    env: str = "development"
     kafka_bootstrap: str = "localhost:9092"
     topic: str = "events"
     # How long a request may wait for Kafka before it answers 503.
@@ -20,6 +23,7 @@ class IngestSettings:
     max_in_flight_events: int = 20_000
     max_batch_events: int = 500
     max_body_bytes: int = 1_000_000
+    # `key` (may send events) or `key=events:write+players:read` (scopes joined by `+`).
     api_keys: tuple[str, ...] = ()
     # "open" (as the seed), "key" (needs an API key) or "off" (404).
     seed_routes: str = "open"
@@ -27,15 +31,40 @@ class IngestSettings:
     key_burst: int = 5000
     player_rate_per_s: float = 50.0
     player_burst: int = 500
+    # GET /v1/players/<id> per API key (or client address when keys are off).
+    player_read_rate_per_s: float = 20.0
+    player_read_burst: int = 100
+    # Buckets kept per limiter (per worker); the least recently used go past it.
+    rate_limit_max_names: int = 100_000
     retry_after_s: int = 1
+    # How long /readyz reuses the broker's last answer.
+    probe_cache_s: float = 1.0
     lake_root: str = "hdfs://localhost:9000/questlog"
     webhdfs_url: str = "http://localhost:9870"
     player_state_refresh_s: float = 30.0
+    # How long a player request waits for the marts when none were read yet, then 503.
+    player_state_wait_s: float = 1.0
 
     @classmethod
     def from_env(cls, environ=os.environ) -> IngestSettings:
         """Defaults, overridden by whichever `QUESTLOG_<FIELD>` variables are set."""
         settings = cls(**env_overrides(cls, environ))
-        if settings.seed_routes not in ("open", "key", "off"):
-            raise ValueError("QUESTLOG_SEED_ROUTES must be open, key or off")
+        settings.check()
         return settings
+
+    def check(self) -> None:
+        """Raise ValueError for settings the service must not start with."""
+        if self.seed_routes not in ("open", "key", "off"):
+            raise ValueError("QUESTLOG_SEED_ROUTES must be open, key or off")
+        if self.env not in ("development", "production"):
+            raise ValueError("QUESTLOG_ENV must be development or production")
+        if self.env == "production":
+            if not self.api_keys:
+                raise ValueError("QUESTLOG_ENV=production needs QUESTLOG_API_KEYS")
+            if self.seed_routes == "open":
+                raise ValueError("QUESTLOG_ENV=production needs QUESTLOG_SEED_ROUTES=key or off")
+
+    @property
+    def is_open(self) -> bool:
+        """Whether anyone may send and read without a key (local development only)."""
+        return not self.api_keys

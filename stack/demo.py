@@ -72,6 +72,12 @@ def main() -> int:
     with step("start the ingest service under gunicorn on :5000"):
         server = ingest_server(5000, log_path=log_path)
         base_url = server.__enter__()
+        if not os.environ.get("QUESTLOG_API_KEYS"):
+            print(
+                "    open: no API keys, anyone on this machine may send events and read players"
+                " (local only; `make serve` and docker-compose.yml run in production mode)",
+                flush=True,
+            )
     try:
         with step("the seed's four curl requests"):
             for route in ["purchase_a_sword", "purchase_a_sword", "", "purchase_a_sword"]:

@@ -32,8 +32,9 @@ def ingest_server(
     log_path: Path | None = None,
     timeout_s: float = 60.0,
     app: str = "ingest:create_app()",
+    ready_path: str = "/readyz",
 ) -> Iterator[str]:
-    """Start gunicorn on 127.0.0.1:`port`, wait until /readyz answers 200, yield its base URL."""
+    """Start gunicorn on 127.0.0.1:`port`, wait until `ready_path` answers 200, yield its URL."""
     base_url = f"http://127.0.0.1:{port}"
     environ = {**os.environ, **(env or {}), "QUESTLOG_INGEST_BIND": f"127.0.0.1:{port}"}
     gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -47,7 +48,7 @@ def ingest_server(
     )
     try:
         deadline = time.monotonic() + timeout_s
-        while not _answers(f"{base_url}/readyz"):
+        while not _answers(f"{base_url}{ready_path}"):
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
             if time.monotonic() > deadline:

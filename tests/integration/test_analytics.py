@@ -39,6 +39,9 @@ def analytics(kafka_admin, webhdfs, lake_settings, tmp_path_factory):
         "QUESTLOG_TOPIC": topic,
         "QUESTLOG_LAKE_ROOT": lake_root,
         "QUESTLOG_PLAYER_STATE_REFRESH_S": "0",
+        # The player endpoint's first read of the marts runs in the background; on a busy
+        # machine it may take longer than the 1 s a request waits for it by default.
+        "QUESTLOG_PLAYER_STATE_WAIT_S": "60",
     }
     events = list(simulate(players=60, days=4, seed=5, first_day=FIRST_DAY))
     with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:

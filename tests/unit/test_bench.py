@@ -81,6 +81,7 @@ def test_wrk_report_counts_events_of_good_requests_only():
         "events_per_s": 990 * 50 / 2,
         "p50_ms": 4.5,
         "p99_ms": 12.0,
+        "mean_ms": 5.0,
         "errors": 13,
     }
 

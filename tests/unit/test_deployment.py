@@ -229,7 +229,8 @@ def test_every_service_reads_the_same_value_of_a_setting(services):
 def test_settings_objects_build_from_the_compose_environment(services):
     lake_default, ingest_default = LakeSettings(), IngestSettings()
     for name in ("ingest", "streaming", "marts", "jupyter"):
-        environ = questlog_env(services[name])
+        # The keys come from the operator's shell (the ingest refuses to start without).
+        environ = {**questlog_env(services[name]), "QUESTLOG_API_KEYS": "k"}
         lake = LakeSettings.from_env(environ)
         ingest = IngestSettings.from_env(environ)
         assert lake.kafka_bootstrap == ingest.kafka_bootstrap == "kafka:9092", name
@@ -239,6 +240,15 @@ def test_settings_objects_build_from_the_compose_environment(services):
         assert lake.topic == ingest.topic == lake_default.topic == ingest_default.topic
         assert urlparse(lake.lake_root).path == urlparse(lake_default.lake_root).path
         assert lake.events_path == "hdfs://namenode:9000/questlog/lake/events"
+
+
+def test_compose_runs_the_ingest_in_production_mode_refusing_to_start_without_keys(services):
+    environ = questlog_env(services["ingest"])
+    assert environ["QUESTLOG_ENV"] == "production"
+    with pytest.raises(ValueError, match="QUESTLOG_API_KEYS"):
+        IngestSettings.from_env(environ)
+    keyed = IngestSettings.from_env({**environ, "QUESTLOG_API_KEYS": "k=events:write"})
+    assert keyed.seed_routes == "key"
 
 
 def test_containers_listen_on_the_ports_of_the_local_stack(services):

@@ -1,12 +1,16 @@
+import threading
+import time
 from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import write_deltalake
+from werkzeug.exceptions import ServiceUnavailable
 
 from ingest import create_app
 from ingest.players import MartFiles, PlayerState
+from ingest.settings import IngestSettings
 
 T1 = datetime(2026, 11, 20, 10, 0)
 
@@ -75,32 +79,43 @@ def lake(tmp_path):
     return tmp_path
 
 
-def state_of(lake, clock=None):
-    return PlayerState(MartFiles(f"file://{lake}"), refresh_s=30, clock=clock or Clock())
+def state_of(lake, clock=None, wait_s=5.0):
+    files = MartFiles(f"file://{lake}")
+    return PlayerState(files.table, refresh_s=30, wait_s=wait_s, clock=clock or Clock())
+
+
+def eventually(condition, timeout_s=5.0):
+    """Poll `condition` until it holds (a background read has finished) or fail."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 
 def test_a_player_gets_inventory_purchases_and_unlocks(lake):
-    player = state_of(lake).lookup("ana")
+    player, age_s = state_of(lake).lookup("ana")
     assert player["inventory"] == {"sword": {"quantity": 2, "since": T1.isoformat()}}
     assert player["guild_id"] == "wolves"
     assert player["unlocks"] == ["duel", "guild_quests"]
     assert player["purchases"]["gold_spent"] == 200.0
     assert player["purchases"]["spent"] == {"gold": 200.0}
     assert player["computed_at"] == T1.isoformat()
+    assert age_s == 0.0
 
 
 def test_an_unknown_player_is_none(lake):
-    assert state_of(lake).lookup("nobody") is None
+    assert state_of(lake).lookup("nobody")[0] is None
 
 
 def test_a_newer_version_is_picked_up_after_the_refresh_interval(lake):
     clock = Clock()
     state = state_of(lake, clock)
-    assert state.lookup("bo") is None
+    assert state.lookup("bo")[0] is None
     write_version(lake, "player_inventory", [inventory("bo", [("horse", 1)])])
-    assert state.lookup("bo") is None  # not checked again yet
+    assert state.lookup("bo")[0] is None  # not read again yet
     clock.now = 31
-    assert state.lookup("bo")["unlocks"] == ["ride_to_far_lands"]
+    eventually(lambda: state.lookup("bo")[0] is not None)
+    assert state.lookup("bo")[0]["unlocks"] == ["ride_to_far_lands"]
 
 
 def test_a_file_of_a_write_that_never_committed_is_ignored(lake):
@@ -108,16 +123,109 @@ def test_a_file_of_a_write_that_never_committed_is_ignored(lake):
     pq.write_table(
         pa.Table.from_pylist([inventory("half", [])]), folder / "part-uncommitted.parquet"
     )
-    assert state_of(lake).lookup("half") is None
-    assert state_of(lake).lookup("ana") is not None
+    assert state_of(lake).lookup("half")[0] is None
+    assert state_of(lake).lookup("ana")[0] is not None
 
 
-def test_the_player_endpoint_answers_200_and_404(lake, publisher):
+class HangingLake:
+    """Answers with the real marts until `hang()`, then never (a NameNode that stopped)."""
+
+    def __init__(self, lake):
+        self.files = MartFiles(f"file://{lake}")
+        self.released = threading.Event()
+        self.released.set()
+        self.calls = 0
+
+    def hang(self):
+        self.released.clear()
+
+    def table(self, mart):
+        self.calls += 1
+        self.released.wait()
+        return self.files.table(mart)
+
+
+def test_a_lake_that_hangs_before_the_first_read_gives_503_within_the_wait(lake):
+    hanging = HangingLake(lake)
+    hanging.hang()
+    state = PlayerState(hanging.table, refresh_s=30, wait_s=0.2)
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable):
+        state.lookup("ana")
+    assert time.monotonic() - started < 2.0
+    hanging.released.set()
+
+
+def test_a_lake_that_hangs_later_leaves_the_last_state_served_with_its_age(lake):
+    clock = Clock()
+    hanging = HangingLake(lake)
+    state = PlayerState(hanging.table, refresh_s=30, wait_s=1.0, clock=clock)
+    assert state.lookup("ana")[0] is not None
+    hanging.hang()
+    clock.now = 100
+    started = time.monotonic()
+    for _ in range(20):
+        player, age_s = state.lookup("ana")
+        assert player["guild_id"] == "wolves"
+        assert age_s == 100
+    assert time.monotonic() - started < 1.0
+    eventually(lambda: hanging.calls == 3)  # one read hangs; no second one piles up
+    clock.now = 200
+    state.lookup("ana")
+    assert hanging.calls == 3
+    hanging.released.set()
+
+
+def test_a_lake_that_fails_later_leaves_the_last_state_served(lake):
+    clock = Clock()
+    files = MartFiles(f"file://{lake}")
+    failing = {"now": False}
+
+    def load(mart):
+        if failing["now"]:
+            raise OSError("NameNode is in safe mode")
+        return files.table(mart)
+
+    state = PlayerState(load, refresh_s=30, wait_s=1.0, clock=clock)
+    assert state.lookup("ana")[0] is not None
+    failing["now"] = True
+    clock.now = 31
+    state.lookup("ana")
+    eventually(lambda: "safe mode" in state._error)
+    assert state.lookup("ana")[0] is not None
+
+
+def test_the_player_endpoint_answers_200_with_its_age_and_404(lake, publisher):
     app = create_app({"PUBLISHER": publisher, "PLAYER_STATE": state_of(lake)})
     client = app.test_client()
     response = client.get("/v1/players/ana")
     assert response.status_code == 200
     assert response.json["inventory"]["sword"]["quantity"] == 2
+    assert response.json["state_age_s"] == 0.0
+    assert response.headers["Age"] == "0"
     missing = client.get("/v1/players/nobody")
     assert missing.status_code == 404
     assert "nobody" in missing.json["message"]
+
+
+def test_the_player_endpoint_needs_a_read_key_when_keys_are_set(lake, publisher):
+    settings = IngestSettings(api_keys=("writer", "reader=players:read"))
+    app = create_app({"SETTINGS": settings, "PUBLISHER": publisher, "PLAYER_STATE": state_of(lake)})
+    client = app.test_client()
+    assert client.get("/v1/players/ana").status_code == 401
+    as_writer = client.get("/v1/players/ana", headers={"Authorization": "Bearer writer"})
+    assert as_writer.status_code == 403
+    as_reader = client.get("/v1/players/ana", headers={"Authorization": "Bearer reader"})
+    assert as_reader.status_code == 200
+
+
+def test_player_reads_are_rate_limited_per_key(lake, publisher):
+    settings = IngestSettings(player_read_rate_per_s=0.001, player_read_burst=2)
+    app = create_app({"SETTINGS": settings, "PUBLISHER": publisher, "PLAYER_STATE": state_of(lake)})
+    client = app.test_client()
+    assert [client.get("/v1/players/ana").status_code for _ in range(3)] == [200, 200, 429]
+    assert int(client.get("/v1/players/ana").headers["Retry-After"]) >= 1
+
+
+def test_a_lake_without_marts_yet_knows_no_player(tmp_path):
+    assert state_of(tmp_path).lookup("ana") == (None, 0.0)

@@ -28,3 +28,23 @@ def test_buckets_are_kept_apart_by_name():
     assert limiter.take("a") == 0
     assert limiter.take("b") == 0
     assert limiter.take("a") > 0
+
+
+def test_a_million_players_keep_the_limiter_within_its_bound():
+    clock = Clock()
+    limiter = RateLimiter(rate=1.0, burst=5, clock=clock, max_names=10_000)
+    for number in range(1_000_000):
+        assert limiter.take(f"player-{number}") == 0
+        clock.now += 1e-6
+    assert len(limiter) == 10_000
+    # The most recent players keep their buckets: a second take finds one token spent.
+    assert limiter.take("player-999999", 5) > 0
+
+
+def test_an_idle_bucket_is_forgotten_once_it_would_be_full_again():
+    clock = Clock()
+    limiter = RateLimiter(rate=2.0, burst=4, clock=clock)
+    limiter.take("p", 4)
+    clock.now = 2.0  # 4 tokens / 2 per second
+    assert len(limiter) == 0
+    assert limiter.take("p", 4) == 0

@@ -1,0 +1,154 @@
+"""Production refuses to run open; keys carry scopes; probes cannot tie up threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from ingest import create_app
+from ingest.guard import parse_api_keys
+from ingest.publisher import KafkaPublisher, PublishError
+from ingest.settings import IngestSettings
+from lake.settings import REPO_ROOT
+
+PRODUCTION = IngestSettings(env="production", api_keys=("k=events:write",), seed_routes="key")
+
+
+def test_production_without_api_keys_refuses_to_start(publisher):
+    with pytest.raises(ValueError, match="QUESTLOG_API_KEYS"):
+        create_app({"SETTINGS": replace(PRODUCTION, api_keys=()), "PUBLISHER": publisher})
+
+
+def test_production_with_open_seed_routes_refuses_to_start(publisher):
+    with pytest.raises(ValueError, match="SEED_ROUTES"):
+        create_app({"SETTINGS": replace(PRODUCTION, seed_routes="open"), "PUBLISHER": publisher})
+
+
+def test_production_reads_from_the_environment():
+    with pytest.raises(ValueError, match="QUESTLOG_API_KEYS"):
+        IngestSettings.from_env({"QUESTLOG_ENV": "production"})
+    with pytest.raises(ValueError, match="SEED_ROUTES"):
+        IngestSettings.from_env({"QUESTLOG_ENV": "production", "QUESTLOG_API_KEYS": "a"})
+    keyed = IngestSettings.from_env(
+        {
+            "QUESTLOG_ENV": "production",
+            "QUESTLOG_API_KEYS": "a,b=players:read",
+            "QUESTLOG_SEED_ROUTES": "off",
+        }
+    )
+    assert keyed.api_keys == ("a", "b=players:read")
+
+
+def test_production_with_keys_serves_only_keyed_requests(publisher):
+    settings = replace(PRODUCTION, api_keys=("w=events:write", "r=players:read"))
+    client = create_app({"SETTINGS": settings, "PUBLISHER": publisher}).test_client()
+    event = {"event_type": "default", "player_id": "p"}
+    assert client.post("/v1/events", json=event).status_code == 401
+    assert client.get("/purchase_a_sword").status_code == 401
+    as_reader = client.post("/v1/events", json=event, headers={"Authorization": "Bearer r"})
+    assert as_reader.status_code == 403
+    as_writer = client.post("/v1/events", json=event, headers={"Authorization": "Bearer w"})
+    assert as_writer.status_code == 202
+
+
+def test_api_keys_carry_their_scopes():
+    keys = parse_api_keys(("plain", "reader=players:read", "both=events:write+players:read"))
+    assert keys == {
+        "plain": {"events:write"},
+        "reader": {"players:read"},
+        "both": {"events:write", "players:read"},
+    }
+    with pytest.raises(ValueError, match="scopes"):
+        parse_api_keys(("k=admin",))
+
+
+class CountingPublisher(KafkaPublisher):
+    """A publisher whose broker probe and producer are stand-ins that count their calls."""
+
+    def __init__(self, probe_s=0.0, connect_s=0.0, **kwargs):
+        super().__init__(bootstrap="down:9", topic="events", max_in_flight=100, **kwargs)
+        self.probes = 0
+        self.connects = 0
+        self.probe_s, self.connect_s = probe_s, connect_s
+
+    def _probe_now(self):
+        self.probes += 1
+        time.sleep(self.probe_s)
+        return False, "broker down"
+
+    def _new_producer(self):
+        self.connects += 1
+        time.sleep(self.connect_s)
+        raise OSError("no broker answers")
+
+
+def test_readiness_probes_are_reused_for_a_second():
+    clock = [0.0]
+    publisher = CountingPublisher(timeout_s=2.0, clock=lambda: clock[0])
+    for _ in range(50):
+        assert publisher.ready() == (False, "broker down")
+    assert publisher.probes == 1
+    clock[0] = 1.0
+    publisher.ready()
+    assert publisher.probes == 2
+
+
+def test_concurrent_readiness_probes_run_one_broker_probe():
+    publisher = CountingPublisher(probe_s=0.3, timeout_s=2.0)
+    threads = [threading.Thread(target=publisher.ready) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert publisher.probes == 1
+
+
+def test_with_the_broker_down_concurrent_requests_share_one_connection_attempt():
+    publisher = CountingPublisher(connect_s=0.5, timeout_s=1.0)
+    outcomes, started = [], time.monotonic()
+
+    def send():
+        try:
+            publisher.publish([{"event_id": "e", "player_id": "p", "event_type": "default"}])
+        except PublishError as error:
+            outcomes.append((str(error), time.monotonic() - started))
+
+    threads = [threading.Thread(target=send) for _ in range(64)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 64
+    assert publisher.connects == 1
+    assert max(seconds for _, seconds in outcomes) < 1.0 + 0.5  # one attempt, not 64 in turn
+    assert publisher.in_flight == 0
+    # Requests right after a failed attempt fail at once, without a new one.
+    with pytest.raises(PublishError):
+        publisher.publish([{"event_id": "e", "player_id": "p", "event_type": "default"}])
+    assert publisher.connects == 1
+
+
+def test_metrics_text_is_reused_within_the_probe_interval(client):
+    first = client.get("/metrics").get_data()
+    client.get("/healthz")
+    assert client.get("/metrics").get_data() == first
+
+
+def test_make_serve_refuses_to_start_without_api_keys():
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUESTLOG_")}
+    environ["QUESTLOG_INGEST_BIND"] = "127.0.0.1:0"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "serve"],
+        cwd=REPO_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "QUESTLOG_ENV=production needs QUESTLOG_API_KEYS" in result.stdout + result.stderr
