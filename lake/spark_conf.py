@@ -50,6 +50,9 @@ def spark_defaults(settings: LakeSettings) -> str:
         "spark.sql.streaming.stateStore.providerClass": (
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
         ),
+        # Writers choose a file's replication: the single stack has one DataNode (the cluster
+        # topology writes its own value, stack/spark_conf.py).
+        "spark.hadoop.dfs.replication": "1",
         # The lake is on HDFS; small local runs need no Spark UI.
         "spark.ui.enabled": "false",
     }
