@@ -66,6 +66,7 @@ class Case:
     load: Load | None = None
     notes: list[str] = field(default_factory=list)
     recovery_s: float | None = None
+    landed: bool = False
 
     @property
     def env(self) -> dict[str, str]:
@@ -130,6 +131,20 @@ class Case:
         up(self.settings, list(nodes))
         return time.monotonic() - started
 
+    def kill_pid(self, pid: int, signum: int, what: str) -> None:
+        os.kill(pid, signum)
+        self.note(f"{signal.Signals(signum).name} {what} (pid {pid})")
+
+    def kill_group(self, pid: int, what: str) -> None:
+        """SIGKILL a whole process group (spark-submit and the JVMs and Pythons it started)."""
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+        self.note(f"SIGKILL {what}, process group {pid}")
+
+    def gunicorn_workers(self) -> list[int]:
+        """Pids of the workers of the gunicorn master this process started."""
+        (master,) = [pid for pid in children(os.getpid()) if b"gunicorn" in cmdline(pid)]
+        return sorted(children(master))
+
     def busiest_leader(self) -> str:
         """The broker node leading the partition with the most records of the case's topic."""
         admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
@@ -137,7 +152,7 @@ class Case:
             (topic,) = admin.describe_topics([self.topic])
         finally:
             admin.close()
-        leaders = {p["partition"]: p["leader"] for p in topic["partitions"]}
+        leaders = {p["partition_index"]: p["leader_id"] for p in topic["partitions"]}
         consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap)
         try:
             ends = consumer.end_offsets([TopicPartition(self.topic, p) for p in leaders])
@@ -156,6 +171,28 @@ class Case:
                 raise CaseFailed(f"{what}: not within {timeout:.0f} s")
             time.sleep(0.2)
         return time.monotonic() - started
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def children(parent: int) -> list[int]:
+    """Pids of the live child processes of `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == parent and state != "Z":
+                found.append(int(entry.name))
+    return found
 
 
 class CaseFailed(Exception):
@@ -199,7 +236,8 @@ def finish(case: Case, result: CaseResult) -> CaseResult:
     result.sent, result.acknowledged = len(record.sent), len(record.accepted)
     result.http_503, result.errors = record.count("503"), record.count("error")
     result.longest_503_s = round(record.longest_window("503"), 1)
-    case.land()
+    if not case.landed:
+        case.land()
     audit = case.spark_submit("streaming/audit.py")
     result.audit = "complete" if audit.returncode == 0 else "GAPS"
     if audit.returncode != 0:
@@ -235,7 +273,7 @@ def run_case(
                 result.notes = case.notes
                 if case.load is not None:
                     case.load.stop()
-    except (CaseFailed, subprocess.TimeoutExpired, OSError) as error:
+    except Exception as error:  # noqa: BLE001 - any crash is a failed row, the suite goes on
         result.notes.append(f"FAILED: {error}")
         print(f"  [{name}] FAILED: {error}", file=sys.stderr, flush=True)
     print(
