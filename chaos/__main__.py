@@ -10,8 +10,9 @@ import time
 from dataclasses import asdict
 
 from chaos.cases import CASES
-from chaos.harness import CaseResult, run_case
+from chaos.harness import CaseResult
 from chaos.report import write_report
+from chaos.runner import run_case
 from stack.probes import ready
 from stack.services import services
 from stack.settings import REPO_ROOT, StackSettings

@@ -86,9 +86,90 @@ def landing_driver_kill(case: Case) -> None:
     case.recovery_s = time.monotonic() - killed_at
 
 
+def datanode_kill(case: Case) -> None:
+    """kill -9 a DataNode while the landing job writes a batch; restart it 8 s later."""
+    start_load(case)
+    landing = case.start_landing()
+    case.wait_for(lambda: case.batch_in_flight() or landing.poll() is not None, "a batch", 300)
+    fault_at = time.monotonic()
+    case.signal("datanode-2", signal.SIGKILL)
+    time.sleep(OUTAGE_S)
+    case.note(f"datanode-2 answers again {case.restart('datanode-2'):.1f} s after its restart")
+    code = landing.wait()
+    case.note(f"the landing run under way exited {code}")
+    case.load.stop()
+    if code != 0:
+        case.note(f"rerun landed the rest in {case.land():.0f} s")
+    case.landed = True
+    case.recovery_s = time.monotonic() - fault_at
+
+
+def namenode_restart(case: Case) -> None:
+    """Restart the NameNode while the supervised landing service runs; it must catch up."""
+    start_load(case)
+    case.start_landing_service()
+    case.wait_for(lambda: case.landing_batches() > 0, "a first landed batch", 300)
+    fault_at = time.monotonic()
+    case.stop_node("namenode")
+    case.note(f"namenode answers again {case.restart('namenode'):.1f} s after its restart")
+    batches = case.landing_batches()
+    case.wait_for(lambda: case.landing_batches() > batches, "a batch after the restart", 600)
+    case.recovery_s = time.monotonic() - fault_at
+    case.note(f"supervisor: {case.supervisor_state()}")
+    case.load.stop()
+    case.stop_landing_service()
+
+
+def spark_worker_kill(case: Case) -> None:
+    """kill -9 a Spark worker while a mart runs on it; the mart must finish on the other."""
+    start_load(case)
+    time.sleep(10)
+    case.load.stop()
+    case.land()
+    case.landed = True
+    mart = case.start_job("jobs/player_purchases.py", "--no-tables")
+    case.wait_for(lambda: case.worker_executors(1) > 0 or mart.poll() is not None, "an executor")
+    fault_at = time.monotonic()
+    case.signal("spark-worker-1", signal.SIGKILL)
+    code = mart.wait()
+    case.recovery_s = time.monotonic() - fault_at
+    case.note(f"the mart exited {code} {case.recovery_s:.0f} s after the kill")
+    case.note(
+        f"spark-worker-1 answers again {case.restart('spark-worker-1'):.1f} s after its restart"
+    )
+    if code != 0:
+        raise CaseFailed(f"the mart failed after losing a worker (exit {code})")
+
+
+def retention(case: Case) -> None:
+    """Retention removes offsets landing has not read: landing stops and names them."""
+    start_load(case)
+    time.sleep(5)
+    case.load.stop()
+    case.land()
+    start_load(case)
+    time.sleep(5)
+    case.load.stop()
+    removed = case.delete_unread_records(partition=0)
+    landing = case.spark_submit("streaming/land_events.py", "--until-caught-up")
+    output = landing.stdout + landing.stderr
+    named = f"{case.topic}-0" in output or "partition 0" in output
+    case.note(f"landing exited {landing.returncode}; names partition 0: {named}")
+    if landing.returncode == 0 or not named:
+        raise CaseFailed(f"landing did not stop naming the removed offsets:\n{output[-2000:]}")
+    # An operator accepts the loss explicitly; the audit then reports it as a gap.
+    case.landing_args = ["--fail-on-data-loss", "false"]
+    case.expected_lost = removed
+    case.expect_gaps = True
+
+
 CASES = {
     "broker-kill": broker_kill,
     "broker-stop": broker_stop,
     "landing-driver-kill": landing_driver_kill,
     "gunicorn-worker-kill": gunicorn_worker_kill,
+    "datanode-kill": datanode_kill,
+    "namenode-restart": namenode_restart,
+    "spark-worker-kill": spark_worker_kill,
+    "retention": retention,
 }

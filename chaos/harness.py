@@ -7,29 +7,23 @@ it measured; `run_case` does the rest and turns it into a `CaseResult`.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
-from hdfs import InsecureClient
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from chaos.load import Load
-from stack import processes
-from stack.ingest_process import ingest_server
+from chaos.observe import children, cmdline, committed_offset, open_batches
+from stack import landing, processes
 from stack.landing import spark_environment
 from stack.manager import up
+from stack.probes import http_json
 from stack.settings import REPO_ROOT, StackSettings
-from stack.topics import create_topic
 
 SPARK_SUBMIT = REPO_ROOT / ".venv" / "bin" / "spark-submit"
 
@@ -67,6 +61,9 @@ class Case:
     notes: list[str] = field(default_factory=list)
     recovery_s: float | None = None
     landed: bool = False
+    landing_args: list[str] = field(default_factory=list)
+    expected_lost: int = 0
+    expect_gaps: bool = False
 
     @property
     def env(self) -> dict[str, str]:
@@ -104,10 +101,69 @@ class Case:
     def land(self) -> float:
         """Land everything in the topic; fail loudly if the job fails. Returns its seconds."""
         started = time.monotonic()
-        result = self.spark_submit("streaming/land_events.py", "--until-caught-up")
+        result = self.spark_submit(
+            "streaming/land_events.py", "--until-caught-up", *self.landing_args
+        )
         if result.returncode != 0:
             raise CaseFailed(f"landing failed ({result.returncode}):\n{result.stderr[-3000:]}")
         return time.monotonic() - started
+
+    def start_job(self, script: str, *args: str) -> subprocess.Popen:
+        """A Spark entry point in the background, in its own process group."""
+        log = (self.work_dir / f"{self.name}-{Path(script).stem}.log").open("a")
+        return subprocess.Popen(
+            [str(SPARK_SUBMIT), script, *args],
+            cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def start_landing_service(self) -> None:
+        """The supervised landing service (`make stream`) on the case's topic and lake."""
+        landing.start(
+            self.settings, {"QUESTLOG_TOPIC": self.topic, "QUESTLOG_LAKE_ROOT": self.lake_root}
+        )
+
+    def stop_landing_service(self) -> None:
+        landing.stop(self.settings)
+
+    def landing_batches(self) -> int:
+        """Batch records the landing service has logged so far (non-empty ones)."""
+        return sum(1 for batch in landing.batches(self.settings) if batch.get("input_rows"))
+
+    def supervisor_state(self) -> dict:
+        return landing.read_state(self.settings)
+
+    def stop_node(self, node: str) -> None:
+        processes.stop(self.settings, node)
+        self.note(f"stopped {node}")
+
+    def worker_executors(self, index: int) -> int:
+        """Executors running on Spark worker `index`, from its own web UI."""
+        port = self.settings.spark_worker_ui_port + index - 1
+        body = http_json(f"http://127.0.0.1:{port}/json/") or {}
+        return len(body.get("executors", []))
+
+    def delete_unread_records(self, partition: int) -> int:
+        """Advance a partition's log start past what landing has read, as retention would;
+        returns how many records were removed."""
+        tp = TopicPartition(self.topic, partition)
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap)
+        try:
+            end = consumer.end_offsets([tp])[tp]
+            start = consumer.beginning_offsets([tp])[tp]
+        finally:
+            consumer.close()
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        try:
+            admin.delete_records({tp: end})
+        finally:
+            admin.close()
+        landed = committed_offset(self.settings.webhdfs_url, self.lake_root, self.topic, partition)
+        self.note(
+            f"partition {partition}: removed offsets {start}..{end - 1}; "
+            f"landing had read up to {landed}"
+        )
+        return end - landed
 
     def batch_in_flight(self) -> bool:
         """Whether a landing query has planned a micro-batch and not committed it yet."""
@@ -173,113 +229,5 @@ class Case:
         return time.monotonic() - started
 
 
-def cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def children(parent: int) -> list[int]:
-    """Pids of the live child processes of `parent`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-            if int(ppid) == parent and state != "Z":
-                found.append(int(entry.name))
-    return found
-
-
 class CaseFailed(Exception):
     """The case could not do what it set out to do (not a measured loss)."""
-
-
-def open_batches(webhdfs_url: str, checkpoint_root: str) -> list[str]:
-    """Micro-batches planned and not yet committed under a checkpoint root, from Structured
-    Streaming's own log layout: `<query>/offsets/<n>` is written when batch n is planned,
-    `<query>/commits/<n>` once its output is committed."""
-    client = InsecureClient(webhdfs_url, user=os.environ.get("USER", "root"))
-    root = urlparse(checkpoint_root).path
-    found = []
-    for query in client.list(root, strict=False) or []:
-        offsets = client.list(f"{root}/{query}/offsets", strict=False) or []
-        commits = set(client.list(f"{root}/{query}/commits", strict=False) or [])
-        found += [f"{query}/{n}" for n in offsets if n.isdigit() and n not in commits]
-    return found
-
-
-@contextlib.contextmanager
-def open_case(name: str, settings: StackSettings, work_dir: Path, port: int) -> Iterator[Case]:
-    """A topic (a replica per broker) and a lake folder of the case's own, and an ingest service."""
-    suffix = uuid.uuid4().hex[:6]
-    topic = f"chaos-{name}-{suffix}"
-    create_topic(settings, topic, settings.topic_partitions)
-    lake_root = f"{settings.hdfs_url}/chaos/{name}-{suffix}"
-    env = {
-        **settings.client_environment(),
-        "QUESTLOG_TOPIC": topic,
-        "QUESTLOG_LAKE_ROOT": lake_root,
-    }
-    work_dir.mkdir(parents=True, exist_ok=True)
-    with ingest_server(port, env=env, log_path=work_dir / f"{name}-ingest.log") as url:
-        yield Case(name, settings, topic, lake_root, url, work_dir)
-
-
-def finish(case: Case, result: CaseResult) -> CaseResult:
-    """Land what is left, run the audit, and reconcile every acknowledged event_id."""
-    record = case.load.record
-    result.sent, result.acknowledged = len(record.sent), len(record.accepted)
-    result.http_503, result.errors = record.count("503"), record.count("error")
-    result.longest_503_s = round(record.longest_window("503"), 1)
-    if not case.landed:
-        case.land()
-    audit = case.spark_submit("streaming/audit.py")
-    result.audit = "complete" if audit.returncode == 0 else "GAPS"
-    if audit.returncode != 0:
-        case.note(f"audit: {(audit.stdout + audit.stderr)[-1500:]}")
-    accepted_file = case.work_dir / f"{case.name}-accepted.txt"
-    accepted_file.write_text("".join(f"{event_id}\n" for event_id in sorted(record.accepted)))
-    reconciled = case.spark_submit("chaos/reconcile_job.py", str(accepted_file))
-    line = next((x for x in reconciled.stdout.splitlines() if x.startswith("RECONCILE ")), None)
-    if line is None:
-        raise CaseFailed(f"reconciliation failed:\n{reconciled.stderr[-3000:]}")
-    figures = json.loads(line.removeprefix("RECONCILE "))
-    result.lost, result.landed_twice = figures["lost"], figures["landed_twice"]
-    if figures["lost"]:
-        case.note(f"lost, e.g. {figures['lost_examples']}")
-    result.passed = result.lost == 0 and result.landed_twice == 0 and result.audit == "complete"
-    return result
-
-
-def run_case(
-    name: str, body: Callable[[Case], None], settings: StackSettings, work_dir: Path, port: int
-) -> CaseResult:
-    """Open the case, let `body` run load and fault, then finish; a crash becomes a failed row."""
-    result = CaseResult(name, settings.topology)
-    started = time.monotonic()
-    print(f"case {name} ({settings.topology})", flush=True)
-    try:
-        with open_case(name, settings, work_dir, port) as case:
-            try:
-                body(case)
-                result.recovery_s = None if case.recovery_s is None else round(case.recovery_s, 1)
-                finish(case, result)
-            finally:
-                result.notes = case.notes
-                if case.load is not None:
-                    case.load.stop()
-    except Exception as error:  # noqa: BLE001 - any crash is a failed row, the suite goes on
-        result.notes.append(f"FAILED: {error}")
-        print(f"  [{name}] FAILED: {error}", file=sys.stderr, flush=True)
-    print(
-        f"  [{name}] {'passed' if result.passed else 'FAILED'} "
-        f"in {time.monotonic() - started:.0f} s: "
-        f"{json.dumps({k: v for k, v in result.__dict__.items() if k != 'notes'})}",
-        flush=True,
-    )
-    return result

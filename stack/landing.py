@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -64,43 +65,52 @@ def write_state(settings: StackSettings, **state) -> None:
     temporary.replace(path)
 
 
-def supervise(settings: StackSettings) -> None:
-    """Run the landing job until SIGTERM, restarting it with back-off whenever it exits."""
-    stopping = False
+def supervise(
+    settings: StackSettings,
+    stop: threading.Event,
+    overrides: dict[str, str] | None = None,
+    backoff_s: tuple[float, ...] = BACKOFF_S,
+) -> None:
+    """Run the landing job until `stop` is set, restarting it with back-off whenever it exits.
 
-    def on_term(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    `overrides` are environment variables of the job that win over the topology's (another
+    topic or lake root, say)."""
     restarts, failures, last_exit = 0, 0, None
-    while not stopping:
+    while not stop.is_set():
         started = time.monotonic()
-        pid = processes.start(
-            settings, LANDING, landing_command(settings), spark_environment(settings), REPO_ROOT
-        )
-        write_state(settings, state="running", pid=pid, restarts=restarts, last_exit=last_exit)
-        while not stopping:
-            done, status = os.waitpid(pid, os.WNOHANG)
+        try:
+            pid = processes.start(
+                settings,
+                LANDING,
+                landing_command(settings),
+                {**spark_environment(settings), **(overrides or {})},
+                REPO_ROOT,
+            )
+        except StackError:  # it exited before it showed its tags: a failed run like any other
+            pid, last_exit = None, "exited at start"
+        if pid is not None:
+            write_state(settings, state="running", pid=pid, restarts=restarts, last_exit=last_exit)
+        while pid is not None and not stop.is_set():
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (subprocess cleans up after Popen)
+                done, status = pid, None
             if done:
-                last_exit = os.waitstatus_to_exitcode(status)
+                last_exit = None if status is None else os.waitstatus_to_exitcode(status)
                 break
-            time.sleep(0.5)
-        if stopping:
+            stop.wait(0.5)
+        if stop.is_set():
             break
         processes.pid_file(settings, LANDING).unlink(missing_ok=True)
         failures = 0 if time.monotonic() - started > HEALTHY_RUN_S else failures
-        wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+        wait = backoff_s[min(failures, len(backoff_s) - 1)]
         failures += 1
         restarts += 1
         log_line(settings, f"exited with {last_exit}; restart {restarts} in {wait} s")
         write_state(
             settings, state=f"waiting {wait} s to restart", restarts=restarts, last_exit=last_exit
         )
-        deadline = time.monotonic() + wait
-        while not stopping and time.monotonic() < deadline:
-            time.sleep(0.5)
+        stop.wait(wait)
     processes.stop(settings, LANDING, quiet=True)
     write_state(settings, state="stopped", restarts=restarts, last_exit=last_exit)
 
@@ -110,14 +120,16 @@ def log_line(settings: StackSettings, text: str) -> None:
         log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} supervisor: {text}\n")
 
 
-def start(settings: StackSettings) -> None:
+def start(settings: StackSettings, overrides: dict[str, str] | None = None) -> None:
     """Start the supervisor (which starts the landing job) unless it runs already."""
     pid = running_pid(settings, SUPERVISOR)
     if pid is not None:
         print(f"{SUPERVISOR}: already running (pid {pid})")
         return
     command = [str(VENV_BIN / "python"), "-m", "stack.landing", "supervise"]
-    command += ["--topology", settings.topology, *tags(settings, SUPERVISOR)]
+    command += ["--topology", settings.topology]
+    command += [f"--env={name}={value}" for name, value in (overrides or {}).items()]
+    command += tags(settings, SUPERVISOR)
     state_file(settings).unlink(missing_ok=True)
     pid = processes.start(settings, SUPERVISOR, command, None, REPO_ROOT)
     deadline = time.monotonic() + settings.stack_timeout
@@ -136,24 +148,28 @@ def stop(settings: StackSettings) -> None:
     processes.stop(settings, LANDING, quiet=True)
 
 
-def latest_batch(settings: StackSettings) -> dict | None:
-    """The landing job's newest batch record in its log, or None."""
+def batches(settings: StackSettings) -> list[dict]:
+    """The landing job's batch records in its log, oldest first."""
     try:
         lines = log_file(settings, LANDING).read_text(errors="replace").splitlines()
     except OSError:
-        return None
-    batches = [line for line in lines if line.startswith(BATCH_PREFIX)]
-    return json.loads(batches[-1]) if batches else None
+        return []
+    return [json.loads(line) for line in lines if line.startswith(BATCH_PREFIX)]
+
+
+def read_state(settings: StackSettings) -> dict:
+    """The supervisor's last written state ({} when it never ran)."""
+    try:
+        return json.loads(state_file(settings).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def status(settings: StackSettings) -> None:
     """The supervisor's state, restarts and last exit, the job's pid and its latest batch."""
     supervisor = running_pid(settings, SUPERVISOR)
     job = running_pid(settings, LANDING)
-    try:
-        state = json.loads(state_file(settings).read_text())
-    except (OSError, ValueError):
-        state = {}
+    state = read_state(settings)
     print(f"{SUPERVISOR:<19} {f'running (pid {supervisor})' if supervisor else 'stopped'}")
     print(f"{LANDING:<19} {f'running (pid {job})' if job else 'stopped'}")
     if state:
@@ -161,18 +177,23 @@ def status(settings: StackSettings) -> None:
             f"state: {state.get('state')}, restarts: {state.get('restarts', 0)}, "
             f"last exit: {state.get('last_exit')} (at {state.get('updated')})"
         )
-    batch = latest_batch(settings)
-    if batch:
-        print(f"latest batch: {json.dumps(batch)}")
+    logged = batches(settings)
+    if logged:
+        print(f"latest batch: {json.dumps(logged[-1])}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack.landing")
     parser.add_argument("command", choices=["supervise"])
     parser.add_argument("--topology", default="single")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     # The process tags (-Dquestlog.*) follow; they only mark the command line.
     args, _ = parser.parse_known_args(argv)
-    supervise(StackSettings.from_env(topology=args.topology))
+    overrides = dict(item.split("=", 1) for item in args.env)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    supervise(StackSettings.from_env(topology=args.topology), stop, overrides)
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from chaos.cases import broker_kill, landing_driver_kill
-from chaos.harness import run_case
+from chaos.runner import run_case
 from stack.manager import up
 from stack.settings import StackSettings
 from tests.integration.conftest import free_port
