@@ -26,15 +26,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topology", default="cluster", choices=["cluster", "single"])
     parser.add_argument("--port", type=int, default=35000, help="the ingest service's port")
     parser.add_argument("--no-report", action="store_true", help="leave docs/reliability.md")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the table from the saved results"
+    )
     args = parser.parse_args(argv)
     settings = StackSettings.from_env(topology=args.topology)
+    results_file = RESULTS / f"{args.topology}.json"
+    if args.report_only:
+        rows = [CaseResult(**row) for row in json.loads(results_file.read_text())]
+        write_report(rows)
+        return 0
     silent = [node.name for node in services(settings) if not ready(settings, node)]
     if silent:
         print(f"not answering: {', '.join(silent)}; run: make cluster-up", file=sys.stderr)
         return 1
     work_dir = settings.stack_dir / "chaos" / time.strftime("%Y%m%d-%H%M%S")
     # Rows of earlier runs stay until their case runs again (`--case` runs a few at a time).
-    results_file = RESULTS / f"{args.topology}.json"
     rows = {}
     if results_file.exists():
         rows = {row["case"]: CaseResult(**row) for row in json.loads(results_file.read_text())}
