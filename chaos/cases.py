@@ -18,8 +18,11 @@ AFTER_S = 10
 
 
 def start_load(case: Case, clients: int = 8) -> Load:
-    """Load from `clients` simulated clients, warmed up until the first batches are in."""
-    case.load = Load(case.url, clients=clients).__enter__()
+    """Load from `clients` simulated clients, warmed up until the first batches are in.
+    Started again, it adds to the record of the case's earlier load (another seed)."""
+    earlier = case.load.record if case.load else None
+    seed = 7 + (len(earlier.sent) if earlier else 0)
+    case.load = Load(case.url, clients=clients, seed=seed, record=earlier).__enter__()
     case.wait_for(lambda: len(case.load.record.accepted) > 0, "first acknowledged events", 60)
     time.sleep(WARM_UP_S)
     return case.load
@@ -107,8 +110,9 @@ def datanode_kill(case: Case) -> None:
 def namenode_restart(case: Case) -> None:
     """Restart the NameNode while the supervised landing service runs; it must catch up."""
     start_load(case)
+    before = case.landing_batches()
     case.start_landing_service()
-    case.wait_for(lambda: case.landing_batches() > 0, "a first landed batch", 300)
+    case.wait_for(lambda: case.landing_batches() > before, "a first landed batch", 300)
     fault_at = time.monotonic()
     case.stop_node("namenode")
     case.note(f"namenode answers again {case.restart('namenode'):.1f} s after its restart")

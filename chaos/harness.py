@@ -7,6 +7,7 @@ it measured; `run_case` does the rest and turns it into a `CaseResult`.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -145,12 +146,19 @@ class Case:
 
     def delete_unread_records(self, partition: int) -> int:
         """Advance a partition's log start past what landing has read, as retention would;
-        returns how many records were removed."""
+        returns how many acknowledged event_ids had no copy left (the expected loss)."""
         tp = TopicPartition(self.topic, partition)
+        landed = committed_offset(self.settings.webhdfs_url, self.lake_root, self.topic, partition)
         consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap)
+        removed_ids: set[str] = set()
         try:
+            consumer.assign([tp])
             end = consumer.end_offsets([tp])[tp]
-            start = consumer.beginning_offsets([tp])[tp]
+            consumer.seek(tp, landed)
+            while consumer.position(tp) < end:
+                for record in consumer.poll(timeout_ms=2000).get(tp, []):
+                    if record.offset < end:
+                        removed_ids.add(json.loads(record.value)["event_id"])
         finally:
             consumer.close()
         admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
@@ -158,12 +166,10 @@ class Case:
             admin.delete_records({tp: end})
         finally:
             admin.close()
-        landed = committed_offset(self.settings.webhdfs_url, self.lake_root, self.topic, partition)
         self.note(
-            f"partition {partition}: removed offsets {start}..{end - 1}; "
-            f"landing had read up to {landed}"
+            f"partition {partition}: log start moved to {end}; landing had read up to {landed}"
         )
-        return end - landed
+        return len(removed_ids & self.load.record.accepted)
 
     def batch_in_flight(self) -> bool:
         """Whether a landing query has planned a micro-batch and not committed it yet."""

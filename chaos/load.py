@@ -30,6 +30,7 @@ class LoadRecord:
     accepted: set[str] = field(default_factory=set)
     answers: list[tuple[float, str]] = field(default_factory=list)
     given_up: int = 0
+    crashes: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note(self, outcome: str) -> None:
@@ -79,12 +80,14 @@ class Load:
         rate_per_client: float = 50.0,
         patience_s: float = 120.0,
         seed: int = 7,
+        record: LoadRecord | None = None,
     ):
         self.url = url.rstrip("/") + "/v1/events"
         self.clients, self.batch, self.patience_s = clients, batch, patience_s
         self.pause = batch / rate_per_client
         self.seed = seed
-        self.record = LoadRecord()
+        # A load started again (a case with two phases) adds to the same record.
+        self.record = record or LoadRecord()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -122,10 +125,14 @@ class Load:
     def client(self, number: int) -> None:
         session = requests.Session()
         events = self.events(number)
-        while not self.stopping.is_set():
-            started = time.monotonic()
-            self.post_until_accepted(session, list(itertools.islice(events, self.batch)))
-            self.stopping.wait(max(0.0, self.pause - (time.monotonic() - started)))
+        try:
+            while not self.stopping.is_set():
+                started = time.monotonic()
+                self.post_until_accepted(session, list(itertools.islice(events, self.batch)))
+                self.stopping.wait(max(0.0, self.pause - (time.monotonic() - started)))
+        except Exception as error:  # noqa: BLE001 - a case reports it instead of hanging
+            with self.record.lock:
+                self.record.crashes.append(f"client {number}: {error!r}")
 
     def __enter__(self) -> Load:
         for number in range(self.clients):

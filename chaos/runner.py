@@ -40,6 +40,10 @@ def finish(case: Case, result: CaseResult) -> CaseResult:
     result.sent, result.acknowledged = len(record.sent), len(record.accepted)
     result.http_503, result.errors = record.count("503"), record.count("error")
     result.longest_503_s = round(record.longest_window("503"), 1)
+    if record.given_up:
+        case.note(f"{record.given_up} events never acknowledged (clients gave up after 120 s)")
+    for crash in record.crashes:
+        case.note(f"load crashed: {crash}")
     if not case.landed:
         case.land()
     audit = case.spark_submit("streaming/audit.py")
