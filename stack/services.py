@@ -193,6 +193,8 @@ def spark_daemon(settings: StackSettings, service: Service) -> tuple[list[str], 
         # spark-class adds these to the Master's and Worker's JVM (not to executors).
         "SPARK_DAEMON_JAVA_OPTS": " ".join(tags(settings, service.name)),
         "SPARK_DAEMON_MEMORY": settings.spark_daemon_heap,
+        # No REST submission server: it would take port 6066 whatever the topology's ports.
+        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
         "SPARK_CONF_DIR": str(settings.spark_conf_dir),
         "SPARK_LOG_DIR": str(settings.logs_dir),
         "SPARK_LOCAL_IP": "127.0.0.1",
