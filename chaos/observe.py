@@ -37,10 +37,10 @@ def committed_offset(webhdfs_url: str, lake_root: str, topic: str, partition: in
     client = InsecureClient(webhdfs_url, user=os.environ.get("USER", "root"))
     root = urlparse(f"{lake_root}/checkpoints").path
     lowest = None
-    for query in client.list(root, strict=False) or []:
+    for query in _list(client, root):
         commits = [
             int(n)
-            for n in client.list(f"{root}/{query}/commits", strict=False) or []
+            for n in _list(client, f"{root}/{query}/commits")
             if n.isdigit()
         ]
         if not commits:
@@ -59,8 +59,15 @@ def open_batches(webhdfs_url: str, checkpoint_root: str) -> list[str]:
     client = InsecureClient(webhdfs_url, user=os.environ.get("USER", "root"))
     root = urlparse(checkpoint_root).path
     found = []
-    for query in client.list(root, strict=False) or []:
-        offsets = client.list(f"{root}/{query}/offsets", strict=False) or []
-        commits = set(client.list(f"{root}/{query}/commits", strict=False) or [])
+    for query in _list(client, root):
+        offsets = _list(client, f"{root}/{query}/offsets")
+        commits = set(_list(client, f"{root}/{query}/commits"))
         found += [f"{query}/{n}" for n in offsets if n.isdigit() and n not in commits]
     return found
+
+
+def _list(client: InsecureClient, path: str) -> list[str]:
+    """The names in an HDFS folder; none when it does not exist (yet)."""
+    if client.status(path, strict=False) is None:
+        return []
+    return client.list(path)
