@@ -18,7 +18,7 @@ COPY requirements.lock ./
 # gunicorn and the date-time checker jsonschema uses; tests/unit/test_deployment.py checks this
 # list against the imports. pip takes every version, of these and of what they pull in, from
 # requirements.lock.
-ARG INGEST_PACKAGES="flask gunicorn kafka-python jsonschema rfc3339-validator uuid6 prometheus-client python-json-logger hdfs pandas pyarrow"
+ARG INGEST_PACKAGES="flask gunicorn kafka-python jsonschema rfc3339-validator uuid6 prometheus-client python-json-logger deltalake pandas pyarrow"
 RUN echo "$INGEST_PACKAGES" | tr ' ' '\n' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock
@@ -30,19 +30,20 @@ WORKDIR /build
 COPY requirements.lock ./
 # What streaming/ and jobs/ import (checked as above), plus pandas and pyarrow for toPandas
 # (streaming/audit.py) and jsonschema's date-time checker.
-ARG SPARK_APP_PACKAGES="pyspark jsonschema rfc3339-validator uuid6 pandas pyarrow"
+ARG SPARK_APP_PACKAGES="pyspark delta-spark tenacity jsonschema rfc3339-validator uuid6 pandas pyarrow"
 RUN echo "$SPARK_APP_PACKAGES" | tr ' ' '\n' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock
 # lake.session reads <QUESTLOG_STACK_DIR>/conf/spark; spark-submit reads it as SPARK_CONF_DIR.
-# The Kafka connector comes with --packages (docker-compose.yml) into the Ivy folder below;
+# The Kafka connector and Delta come with --packages (docker-compose.yml) into the Ivy folder;
 # the session catalog's warehouse must be writable, and the code in /app is not.
 RUN mkdir -p /opt/questlog/stack/conf/spark /opt/questlog/ivy /opt/questlog/warehouse \
     && printf '%s\n' \
         'spark.sql.session.timeZone UTC' \
         'spark.ui.showConsoleProgress false' \
         'spark.sql.shuffle.partitions 8' \
-        'spark.sql.streaming.stateStore.providerClass org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider' \
+        'spark.sql.extensions io.delta.sql.DeltaSparkSessionExtension' \
+        'spark.sql.catalog.spark_catalog org.apache.spark.sql.delta.catalog.DeltaCatalog' \
         'spark.jars.ivy /opt/questlog/ivy' \
         'spark.sql.warehouse.dir /opt/questlog/warehouse' \
         > /opt/questlog/stack/conf/spark/spark-defaults.conf

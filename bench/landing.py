@@ -3,7 +3,6 @@ latency from the ingest's 202 to the row being readable in the lake, in service 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -15,27 +14,23 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pyarrow.parquet as pq
 import requests
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 from hdfs import InsecureClient
 
 from bench.stats import percentile
 from lake.settings import REPO_ROOT, LakeSettings
-
-BATCH_LINE = '{"query": "land_events"'
+from streaming.batch_record import read_records
 
 
 def landed_batches(stdout: str) -> dict:
-    """Rows and time of the land_events micro-batches the job's batch log shows.
-
-    The log may miss the last batch: the listener runs apart from the query, and the job can
-    end before it printed. `committed_events` is the count to check.
-    """
-    batches = [json.loads(line) for line in stdout.splitlines() if line.startswith(BATCH_LINE)]
+    """Rows and time of the landing micro-batches the job's batch records show."""
+    batches = read_records(stdout)
     return {
         "batches": len(batches),
-        "events_read": sum(b["input_rows"] for b in batches),
-        "batch_seconds": sum(b["batch_ms"] for b in batches) / 1000,
+        "events_read": sum(b.input_rows for b in batches),
+        "batch_seconds": sum(b.batch_ms for b in batches) / 1000,
     }
 
 
@@ -94,36 +89,25 @@ class LandingService:
 
 
 class LakeWatcher:
-    """Notes when each event_id becomes readable: committed in the sink's `_spark_metadata`."""
+    """Notes when each event_id becomes readable: in a committed version of `events`."""
 
-    def __init__(self, webhdfs: InsecureClient, events_path: str):
-        self.webhdfs = webhdfs
-        self.folder = urlparse(events_path).path
-        self.seen_logs: set[str] = set()
-        self.seen_files: set[str] = set()
+    def __init__(self, events_path: str):
+        self.events_path = events_path
+        self.version: int | None = None
         self.readable_at: dict[str, float] = {}
 
     def poll(self) -> None:
-        """Read the sink's new commit entries and the event_ids of the files they name."""
-        metadata = f"{self.folder}/_spark_metadata"
-        if not self.webhdfs.status(metadata, strict=False):
+        """When the table has a new version, note the event_ids it added."""
+        try:
+            table = DeltaTable(self.events_path)
+        except TableNotFoundError:
             return
-        for name in sorted(set(self.webhdfs.list(metadata)) - self.seen_logs):
-            if name.startswith("."):
-                continue
-            with self.webhdfs.read(f"{metadata}/{name}") as reader:
-                lines = reader.read().decode().splitlines()[1:]  # the first line is the version
-            now = time.time()
-            for line in lines:
-                path = urlparse(json.loads(line)["path"]).path
-                if path in self.seen_files:
-                    continue
-                with self.webhdfs.read(path) as reader:
-                    table = pq.read_table(io.BytesIO(reader.read()), columns=["event_id"])
-                for event_id in table.column("event_id").to_pylist():
-                    self.readable_at.setdefault(event_id, now)
-                self.seen_files.add(path)
-            self.seen_logs.add(name)
+        if table.version() == self.version:
+            return
+        now = time.time()
+        for event_id in table.to_pyarrow_table(columns=["event_id"]).column("event_id").to_pylist():
+            self.readable_at.setdefault(event_id, now)
+        self.version = table.version()
 
 
 def end_to_end_latency(

@@ -1,4 +1,8 @@
-"""The player_purchases mart in DuckDB's SQL, and a check that it gives Spark's numbers."""
+"""The player_purchases mart in DuckDB's SQL, and a check that it gives Spark's numbers.
+
+DuckDB reads the Delta tables through delta-rs (`deltalake`): the table's committed files as
+an Arrow dataset, which DuckDB scans in place.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import time
 from pathlib import Path
 
 import duckdb
+from deltalake import DeltaTable
 
 # jobs/marts.py `player_purchases`, column for column, on the same Parquet files.
 PLAYER_PURCHASES_SQL = """
 WITH events AS (
-    SELECT * FROM read_parquet('{events}/*/*/*.parquet', hive_partitioning = true)
+    SELECT * FROM events_table
 ),
 activity AS (
     SELECT player_id, count(DISTINCT event_date) AS active_days FROM events GROUP BY player_id
@@ -40,8 +45,8 @@ per_currency AS (
 SELECT a.player_id,
        coalesce(purchases, 0) AS purchases,
        coalesce(items_bought, 0) AS items_bought,
-       coalesce(items, MAP {{}}::MAP(VARCHAR, BIGINT)) AS items,
-       coalesce(spent, MAP {{}}::MAP(VARCHAR, DOUBLE)) AS spent,
+       coalesce(items, MAP {}::MAP(VARCHAR, BIGINT)) AS items,
+       coalesce(spent, MAP {}::MAP(VARCHAR, DOUBLE)) AS spent,
        coalesce(gold, 0.0) AS gold_spent,
        coalesce(distinct_items, 0) AS distinct_items,
        first_purchase_at, last_purchase_at, active_days
@@ -68,15 +73,15 @@ def duckdb_player_purchases(events_dir: Path, out: Path) -> float:
     """Compute the mart with DuckDB into one Parquet file; the seconds it took."""
     started = time.perf_counter()
     with duckdb.connect() as db:
-        query = PLAYER_PURCHASES_SQL.format(events=events_dir)
-        db.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet)")
+        db.register("events_table", DeltaTable(str(events_dir)).to_pyarrow_dataset())
+        db.execute(f"COPY ({PLAYER_PURCHASES_SQL}) TO '{out}' (FORMAT parquet)")
     return time.perf_counter() - started
 
 
 def compare_marts(spark_mart_dir: Path, duckdb_mart: Path) -> dict:
     """Players, purchase totals and differing rows of the Spark mart against DuckDB's."""
     with duckdb.connect() as db:
-        db.execute(f"CREATE VIEW spark AS SELECT * FROM read_parquet('{spark_mart_dir}/*.parquet')")
+        db.register("spark", DeltaTable(str(spark_mart_dir)).to_pyarrow_dataset())
         db.execute(f"CREATE VIEW duck AS SELECT * FROM read_parquet('{duckdb_mart}')")
         totals = "SELECT count(*), sum(purchases), round(sum(gold_spent), 2) FROM {}"
         spark_totals = db.execute(totals.format("spark")).fetchone()
@@ -92,9 +97,3 @@ def compare_marts(spark_mart_dir: Path, duckdb_mart: Path) -> dict:
         "differing_rows": differing,
         "same": differing == 0 and spark_totals == duck_totals,
     }
-
-
-def latest_version(mart_dir: Path) -> Path:
-    """The newest complete version folder of a mart on the local disk."""
-    versions = [p for p in mart_dir.glob("version=*") if (p / "_SUCCESS").exists()]
-    return max(versions, key=lambda p: int(p.name.removeprefix("version=")))

@@ -2,7 +2,8 @@
 
     spark-submit bench/synthetic_lake.py EVENTS OUT
 
-The rows have the landing job's schema and partitions. Players are skewed like the
+The rows have the landing job's schema and partitions, in a Delta table as the landing job
+writes it. Players are skewed like the
 simulator's: a few whales buy often, most players never pay, and low-numbered players play
 the most.
 """
@@ -92,7 +93,7 @@ def main() -> int:
     events, out = int(sys.argv[1]), sys.argv[2]
     spark = spark_session("questlog-bench-synthetic-lake")
     rows = synthetic_events(spark, events).repartition("event_date")
-    rows.write.mode("overwrite").partitionBy("event_date", "event_type").parquet(out)
+    rows.write.format("delta").mode("overwrite").partitionBy("event_date").save(out)
     spark.stop()
     return 0
 

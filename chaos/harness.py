@@ -129,7 +129,7 @@ class Case:
 
     def landing_batches(self) -> int:
         """Batch records the landing service has logged so far (non-empty ones)."""
-        return sum(1 for batch in landing.batches(self.settings) if batch.get("input_rows"))
+        return sum(1 for batch in landing.batches(self.settings) if batch.input_rows)
 
     def supervisor_state(self) -> dict:
         return landing.read_state(self.settings)

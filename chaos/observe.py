@@ -38,11 +38,7 @@ def committed_offset(webhdfs_url: str, lake_root: str, topic: str, partition: in
     root = urlparse(f"{lake_root}/checkpoints").path
     lowest = None
     for query in _list(client, root):
-        commits = [
-            int(n)
-            for n in _list(client, f"{root}/{query}/commits")
-            if n.isdigit()
-        ]
+        commits = [int(n) for n in _list(client, f"{root}/{query}/commits") if n.isdigit()]
         if not commits:
             continue
         with client.read(f"{root}/{query}/offsets/{max(commits)}") as reader:

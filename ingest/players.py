@@ -66,7 +66,7 @@ class PlayerState:
 
     @classmethod
     def from_settings(cls, settings) -> PlayerState:
-        files = MartFiles(settings.lake_root, settings.webhdfs_url)
+        files = MartFiles(settings.lake_root)
         return cls(files, settings.player_state_refresh_s)
 
     def _reload_if_newer(self) -> None:

@@ -1,4 +1,4 @@
-"""What every mart's spark-submit entry point does: read, transform, write a version, register."""
+"""What every mart's spark-submit entry point does: read, transform, write the table, register."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import marts
-from lake.io import latest_mart_path, read_events, write_mart
+from lake.io import read_events, read_mart, register_table, table_version, write_mart
 from lake.session import spark_session
 from lake.settings import LakeSettings
 
@@ -55,29 +55,31 @@ MARTS = {
     ),
 }
 EVENTS_TABLE = "events"
+QUARANTINE_TABLE = "quarantine"
 
 
-def register_table(spark: SparkSession, name: str, path: str) -> None:
-    """Point the catalog's table `name` at `path` (the table is external: data stays put)."""
-    spark.sql(f"DROP TABLE IF EXISTS {name}")
-    spark.sql(f"CREATE TABLE {name} USING parquet LOCATION '{path}'")
+def day_range(first: date | None, last: date | None) -> str:
+    """The SQL predicate of the days first..last (either end open)."""
+    return f"event_date BETWEEN DATE'{first or date.min}' AND DATE'{last or date.max}'"
 
 
-def compute(spark: SparkSession, mart: Mart, events_path: str, out: str, first, last) -> DataFrame:
-    """The mart's rows: whole, or for a daily mart with a range, the range recomputed and the
-    other days kept from the latest version."""
+def compute(spark: SparkSession, mart: Mart, events_path: str, first, last) -> DataFrame:
+    """The mart's rows: whole, or for a daily mart with a range, only the range's days.
+
+    A daily mart's range still reads every event up to its last day: a day may need history
+    (a player's first day decides whether they are new).
+    """
     if not mart.daily or (first is None and last is None):
         return mart.transform(read_events(spark, events_path))
-    # Every event up to the last day: a daily mart may need history (a player's first day).
-    in_range = (F.col("event_date") >= F.lit(first or date.min)) & (
-        F.col("event_date") <= F.lit(last or date.max)
-    )
-    fresh = mart.transform(read_events(spark, events_path, last=last)).where(in_range)
-    previous = latest_mart_path(spark, out)
-    if previous is None:
-        return fresh
-    kept = spark.read.parquet(previous).drop("computed_at").where(~in_range)
-    return kept.unionByName(fresh)
+    fresh = mart.transform(read_events(spark, events_path, last=last))
+    return fresh.where(F.expr(day_range(first, last)))
+
+
+def write(mart: Mart, rows: DataFrame, out: str, first, last) -> None:
+    """Replace the mart's table: whole, or for a daily mart with a range, only those days."""
+    rows = rows.withColumn("computed_at", F.current_timestamp())
+    partial = mart.daily and (first is not None or last is not None)
+    write_mart(rows, out, replace_where=day_range(first, last) if partial else None)
 
 
 def run_mart(name: str, argv: list[str] | None = None) -> int:
@@ -87,11 +89,11 @@ def run_mart(name: str, argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=f"spark-submit jobs/{name}.py",
         description=f"The {name} mart: {mart.description}. Reads the landed events through "
-        "Spark (exactly once), writes a new version under the mart's folder (readers switch "
-        "to it atomically) and points the SQL table of the same name at it.",
+        "Spark, replaces the mart's Delta table in one commit (earlier runs stay readable "
+        "with VERSION AS OF) and points the SQL table of the same name at it.",
     )
     parser.add_argument("--events", default=settings.events_path, help="landed events")
-    parser.add_argument("--out", default=settings.mart_path(name), help="the mart's folder")
+    parser.add_argument("--out", default=settings.mart_path(name), help="the mart's table")
     if mart.daily:
         parser.add_argument("--from", dest="first", type=date.fromisoformat, help="first day")
         parser.add_argument("--to", dest="last", type=date.fromisoformat, help="last day")
@@ -100,21 +102,16 @@ def run_mart(name: str, argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     spark = spark_session(f"questlog-{name}", settings, catalog=not args.no_tables)
-    rows = compute(
-        spark,
-        mart,
-        args.events,
-        args.out,
-        getattr(args, "first", None),
-        getattr(args, "last", None),
-    )
-    path = write_mart(spark, rows.withColumn("computed_at", F.current_timestamp()), args.out)
-    written = spark.read.parquet(path)
-    print(f"{name}: {written.count()} rows -> {path}")
+    first, last = getattr(args, "first", None), getattr(args, "last", None)
+    write(mart, compute(spark, mart, args.events, first, last), args.out, first, last)
+    written = read_mart(spark, args.out)
+    version = table_version(spark, args.out)
+    print(f"{name}: {written.count()} rows -> {args.out} (table version {version})")
     if not args.no_tables:
-        register_table(spark, name, path)
+        register_table(spark, name, args.out)
         register_table(spark, EVENTS_TABLE, args.events)
-        print(f"tables: {name}, {EVENTS_TABLE}")
+        register_table(spark, QUARANTINE_TABLE, settings.quarantine_path)
+        print(f"tables: {name}, {EVENTS_TABLE}, {QUARANTINE_TABLE}")
     if args.show:
         written.orderBy(*[F.expr(o) for o in mart.order_by]).show(args.show, truncate=False)
     spark.stop()

@@ -38,7 +38,7 @@ class LakeSettings:
     stack_dir: Path = REPO_ROOT / ".stack"
     max_offsets_per_trigger: int = 200_000
     trigger_interval: str = "10 seconds"
-    dedupe_watermark: str = "1 hour"
+    dedupe_horizon_days: int = 30
     fail_on_data_loss: bool = True
 
     @classmethod
@@ -53,6 +53,11 @@ class LakeSettings:
     @property
     def quarantine_path(self) -> str:
         return f"{self.lake_root}/lake/quarantine"
+
+    @property
+    def erasures_path(self) -> str:
+        """Kafka offsets whose rows were erased on request (no personal data)."""
+        return f"{self.lake_root}/lake/erasures"
 
     @property
     def checkpoint_root(self) -> str:

@@ -1,7 +1,8 @@
 """Writes the stack's Spark configuration: `python -m lake.spark_conf`.
 
-`spark-defaults.conf` carries the Kafka connector jars (`spark.jars`) so that both
-`spark-submit` (with SPARK_CONF_DIR exported) and sessions started from Python find them.
+`spark-defaults.conf` carries the Kafka connector's and Delta Lake's jars (`spark.jars`) and
+Delta's SQL extension and catalog, so that both `spark-submit` (with SPARK_CONF_DIR exported)
+and sessions started from Python find them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def spark_defaults(settings: LakeSettings) -> str:
     jars = sorted((settings.stack_dir / "jars" / "spark").glob("*.jar"))
     if not jars:
         raise FileNotFoundError(
-            f"no Kafka connector jars in {settings.stack_dir}/jars/spark: run `make setup`"
+            f"no Kafka connector or Delta jars in {settings.stack_dir}/jars/spark: run `make setup`"
         )
     warehouse = settings.stack_dir / "data" / "spark-warehouse"
     metastore = settings.stack_dir / "data" / "metastore_db"
@@ -44,12 +45,11 @@ def spark_defaults(settings: LakeSettings) -> str:
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={metastore};create=true"
         ),
-        # Tables read their folder as Spark does, so the sink's `_spark_metadata` log holds.
-        "spark.sql.hive.manageFilesourcePartitions": "false",
+        # The lake's tables are Delta tables: its SQL (MERGE, OPTIMIZE, DESCRIBE HISTORY) and
+        # its catalog, which keeps a Delta table's schema in its log, not in the metastore.
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.stack_dir / 'data'}",
-        "spark.sql.streaming.stateStore.providerClass": (
-            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
-        ),
         # Writers choose a file's replication: the single stack has one DataNode (the cluster
         # topology writes its own value, stack/spark_conf.py).
         "spark.hadoop.dfs.replication": "1",

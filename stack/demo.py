@@ -59,7 +59,9 @@ def spark_submit(script: str, *args: str) -> str:
 
 def main() -> int:
     manager = (sys.executable, "-m", "stack.manager")
-    with step("set-up: Maven jars of Kafka, Hadoop and the Spark connector, kcat, Spark conf"):
+    with step(
+        "set-up: Maven jars of Kafka, Hadoop, the Spark connector and Delta, kcat, Spark conf"
+    ):
         run(*manager, "setup")
         run(sys.executable, "-m", "lake.spark_conf")
     with step("start the stack: Kafka (KRaft), HDFS NameNode and DataNode"):
@@ -96,7 +98,7 @@ def main() -> int:
         )
         lines = out.splitlines()
         print("\n".join(lines[:5]) + f"\n    ... {len(lines)} messages on the topic")
-    with step("land the topic in HDFS as Parquet (spark-submit streaming/land_events.py)"):
+    with step("land the topic in HDFS as Delta tables (spark-submit streaming/land_events.py)"):
         spark_submit("streaming/land_events.py", "--until-caught-up")
     marts = ["player_purchases", "daily_item_sales", "daily_active_players", "player_inventory"]
     for mart in marts:
@@ -107,7 +109,7 @@ def main() -> int:
     with step("run the notebook top to bottom and render it to HTML"):
         report = run(sys.executable, "notebooks/render.py").strip()
     print("\nSQL tables (spark-sql -e 'SELECT * FROM player_purchases LIMIT 5'):")
-    print("  events, " + ", ".join(marts))
+    print("  events, quarantine, " + ", ".join(marts))
     print(f"notebook rendered to: {report}")
     print("\nwall time per step:")
     for title, elapsed in TIMES:

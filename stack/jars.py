@@ -16,7 +16,7 @@ JAR_SETS = {
     # jar set -> the versions.env entries its pom needs
     "kafka": ("KAFKA_VERSION", "SCALA_BINARY_VERSION"),
     "hadoop": ("HADOOP_VERSION",),
-    "spark": ("SPARK_VERSION", "SCALA_BINARY_VERSION"),
+    "spark": ("SPARK_VERSION", "SCALA_BINARY_VERSION", "DELTA_VERSION"),
 }
 
 
@@ -53,6 +53,9 @@ def resolve_jars(settings: StackSettings, jar_set: str) -> None:
     command = ["mvn", "-q", "-B", "-f", str(pom), "package", f"-Dstack.dir={settings.jars_home}"]
     # KAFKA_VERSION becomes -Dkafka.version=..., the property name the pom uses.
     command += [f"-D{name.lower().replace('_', '.')}={versions[name]}" for name in needed]
+    # Delta's artifact names the Spark line it is built for: delta-spark_4.2_2.13.
+    spark_line = ".".join(versions["SPARK_VERSION"].split(".")[:2])
+    command.append(f"-Dspark.line={spark_line}")
     # Output only matters on failure (-q leaves just errors, plus stray colour codes).
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:

@@ -24,12 +24,12 @@ from stack import processes
 from stack.processes import StackError, log_file, running_pid, tags
 from stack.services import VENV_BIN
 from stack.settings import REPO_ROOT, StackSettings
+from streaming.batch_record import BatchRecord, read_records
 
 LANDING = "landing"
 SUPERVISOR = "landing-supervisor"
 BACKOFF_S = (5, 10, 20, 40, 60)
 HEALTHY_RUN_S = 120
-BATCH_PREFIX = '{"query": "land_events"'
 
 
 def state_file(settings: StackSettings) -> Path:
@@ -148,13 +148,12 @@ def stop(settings: StackSettings) -> None:
     processes.stop(settings, LANDING, quiet=True)
 
 
-def batches(settings: StackSettings) -> list[dict]:
+def batches(settings: StackSettings) -> list[BatchRecord]:
     """The landing job's batch records in its log, oldest first."""
     try:
-        lines = log_file(settings, LANDING).read_text(errors="replace").splitlines()
+        return read_records(log_file(settings, LANDING).read_text(errors="replace"))
     except OSError:
         return []
-    return [json.loads(line) for line in lines if line.startswith(BATCH_PREFIX)]
 
 
 def read_state(settings: StackSettings) -> dict:
@@ -179,7 +178,7 @@ def status(settings: StackSettings) -> None:
         )
     logged = batches(settings)
     if logged:
-        print(f"latest batch: {json.dumps(logged[-1])}")
+        print(f"latest batch: {logged[-1].to_line()}")
 
 
 def main(argv: list[str] | None = None) -> int:

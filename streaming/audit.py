@@ -1,9 +1,10 @@
 """Completeness audit: `spark-submit streaming/audit.py` exits non-zero on any gap.
 
-For every partition of the topic it takes the offsets both landing queries have committed
-(from their checkpoints), reads those records back from Kafka, and accounts for each one:
-landed in the lake, quarantined, or a duplicate of an event_id that landed. Anything else is
-a gap, named by partition and offsets. Counts per partition and per hour are printed.
+For every partition of the topic it takes the offsets the landing query has committed (from
+its checkpoint), reads those records back from Kafka, and accounts for each one: landed in
+the lake, quarantined, a duplicate of an event_id that landed, or erased on request
+(`jobs/forget_player.py`). Anything else is a gap, named by partition and offsets. Counts per
+partition and per hour are printed.
 """
 
 from __future__ import annotations
@@ -12,19 +13,20 @@ import argparse
 import json
 import sys
 
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from lake.checkpoint import committed_offsets, initial_offsets
-from lake.io import read_events, read_quarantine
+from lake.io import read_events, read_quarantine, read_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from streaming.completeness import account_for_offsets, missing_ranges, per_hour, per_partition
 
-QUERIES = ("land_events", "land_quarantine")
+QUERIES = ("land_events",)
 
 
 def consumed_range(spark, checkpoint_root: str, topic: str) -> tuple[dict, dict]:
-    """Start and end offsets per partition that both landing queries have committed."""
+    """Start and end offsets per partition that the landing query has committed."""
     starts, ends = {}, {}
     for query in QUERIES:
         start = initial_offsets(spark, f"{checkpoint_root}/{query}")
@@ -65,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     quarantined = read_quarantine(spark, lake.quarantine_path).where(
         F.col("kafka_topic") == args.topic
     )
-    outcomes = account_for_offsets(records, landed, quarantined).cache()
+    erased = None
+    if DeltaTable.isDeltaTable(spark, lake.erasures_path):
+        erased = read_table(spark, lake.erasures_path).where(F.col("kafka_topic") == args.topic)
+    outcomes = account_for_offsets(records, landed, quarantined, erased).cache()
 
     print(f"audit of topic {args.topic!r}, lake {lake.lake_root}")
     table = per_partition(outcomes).toPandas()
@@ -90,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print("GAPS:\n  " + "\n  ".join(problems))
         return 1
-    print("complete: every committed offset is landed, quarantined or a dropped duplicate")
+    print(
+        "complete: every committed offset is landed, quarantined, a dropped duplicate "
+        "or erased on request"
+    )
     return 0
 
 

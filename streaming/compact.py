@@ -1,11 +1,10 @@
-"""Compaction: `spark-submit streaming/compact.py --date 2026-11-20` rewrites one day's small
-files into a few large ones, safe to run while the landing stream runs.
+"""Compaction: `spark-submit streaming/compact.py [--date 2026-11-20 ...] [--vacuum]`.
 
-The sink's own files and `_spark_metadata` log are never touched. The day's rows are written
-to `<events>_compacted/event_date=<day>/version=<ms>/` with `_sources.json`, the list of sink
-files they replace, written last (under a temporary name, then renamed): readers going
-through `lake.io.read_events` take the compacted version instead of exactly those files, and
-still read any file the stream commits for that day afterwards. No row is lost or doubled.
+OPTIMIZE rewrites the small files the landing micro-batches leave into a few large ones, in
+one commit that changes no row (readers of any version see the same rows). It is safe while
+the landing stream runs: should a landing MERGE read files that OPTIMIZE just replaced, its
+commit conflicts and the landing retries it. VACUUM then deletes the files no version within
+the retention needs (Delta's default, 7 days: older versions stop being readable).
 """
 
 from __future__ import annotations
@@ -13,46 +12,40 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import date
 
-from lake.io import (
-    SOURCES_FILE,
-    VERSION_PREFIX,
-    compacted_days,
-    compacted_root,
-    sink_files,
-    write_text_atomically,
-)
+from delta.tables import DeltaTable
+
+from jobs.entry import MARTS
 from lake.session import spark_session
 from lake.settings import LakeSettings
 
-ROWS_PER_FILE = 1_000_000
+DEFAULT_RETAIN_HOURS = 7 * 24
 
 
-def compact_day(spark, events_path: str, day: date, files: int | None = None) -> dict:
-    """Compact one day; returns what was done (files replaced, rows, files written)."""
-    previous_path, previous_sources = compacted_days(spark, events_path).get(
-        day.isoformat(), (None, set())
-    )
-    day_files = [f for f in sink_files(spark, events_path) if f"/event_date={day}/" in f]
-    new_files = [f for f in day_files if f not in previous_sources]
-    if not new_files:
-        return {"day": str(day), "replaced": 0, "rows": 0, "written": 0}
-    rows = spark.read.option("basePath", events_path).parquet(*new_files).drop("event_date")
-    if previous_path:
-        rows = rows.unionByName(spark.read.parquet(previous_path))
-    rows = rows.cache()
-    count = rows.count()
-    files = files or max(1, -(-count // ROWS_PER_FILE))
-    version_path = (
-        f"{compacted_root(events_path)}/event_date={day}/{VERSION_PREFIX}{time.time_ns() // 10**6}"
-    )
-    rows.repartition(files).write.partitionBy("event_type").parquet(version_path)
-    sources = sorted(previous_sources | set(new_files))
-    write_text_atomically(spark, f"{version_path}/{SOURCES_FILE}", json.dumps(sources))
-    rows.unpersist()
-    return {"day": str(day), "replaced": len(new_files), "rows": count, "written": files}
+def optimize(spark, table_path: str, days: list[date] | None = None) -> dict:
+    """OPTIMIZE the table (only the given event_date partitions, if any); Delta's metrics."""
+    where = ""
+    if days:
+        where = " WHERE event_date IN (" + ", ".join(f"DATE'{d}'" for d in days) + ")"
+    metrics = spark.sql(f"OPTIMIZE delta.`{table_path}`{where}").first()["metrics"]
+    return {
+        "files_removed": metrics["numFilesRemoved"],
+        "files_added": metrics["numFilesAdded"],
+        "partitions_optimized": metrics["partitionsOptimized"],
+    }
+
+
+def vacuum(spark, table_path: str, retain_hours: int = DEFAULT_RETAIN_HOURS) -> None:
+    """Delete files that no table version within `retain_hours` reads."""
+    spark.sql(f"VACUUM delta.`{table_path}` RETAIN {retain_hours} HOURS")
+
+
+def lake_tables(spark, settings: LakeSettings) -> list[str]:
+    """Every Delta table of the lake: events, quarantine, erasures and each mart run so far."""
+    paths = [settings.events_path, settings.quarantine_path, settings.erasures_path]
+    paths += [settings.mart_path(name) for name in MARTS]
+    return [path for path in paths if DeltaTable.isDeltaTable(spark, path)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,13 +53,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="spark-submit streaming/compact.py", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--date", type=date.fromisoformat, required=True, action="append")
-    parser.add_argument("--files", type=int, help="files per event_type (default: 1 per 1M rows)")
+    parser.add_argument(
+        "--date", type=date.fromisoformat, action="append", help="only this day (repeatable)"
+    )
     parser.add_argument("--events-path", default=settings.events_path)
+    parser.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="then, in every table of the lake, delete files no version within the retention needs",
+    )
+    parser.add_argument(
+        "--retain-hours",
+        type=int,
+        default=DEFAULT_RETAIN_HOURS,
+        help=f"VACUUM keeps what versions of this many hours need (default {DEFAULT_RETAIN_HOURS})",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     spark = spark_session("questlog-compact", settings)
-    for day in args.date:
-        print(json.dumps(compact_day(spark, args.events_path, day, args.files)))
+    print(json.dumps({"table": args.events_path, **optimize(spark, args.events_path, args.date)}))
+    if args.vacuum:
+        for path in lake_tables(spark, settings):
+            vacuum(spark, path, args.retain_hours)
+            print(json.dumps({"table": path, "vacuumed_retain_hours": args.retain_hours}))
     spark.stop()
     return 0
 

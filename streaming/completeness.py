@@ -5,15 +5,22 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-OUTCOMES = ["landed", "quarantined", "duplicate", "missing"]
+OUTCOMES = ["landed", "quarantined", "duplicate", "erased", "missing"]
 
 
-def account_for_offsets(records: DataFrame, landed: DataFrame, quarantined: DataFrame) -> DataFrame:
-    """Each consumed Kafka record with its outcome: landed, quarantined, duplicate or missing.
+def account_for_offsets(
+    records: DataFrame,
+    landed: DataFrame,
+    quarantined: DataFrame,
+    erased: DataFrame | None = None,
+) -> DataFrame:
+    """Each consumed Kafka record with its outcome: landed, quarantined, duplicate, erased or
+    missing.
 
     `records`: the topic's records over the consumed offsets (topic, partition, offset, value,
-    timestamp); `landed`/`quarantined`: the lake rows with their Kafka lineage. A record whose
-    offset is in neither but whose event_id landed from another offset is a dropped duplicate.
+    timestamp); `landed`/`quarantined`/`erased`: lake rows with their Kafka lineage. A record
+    whose offset is in none of them but whose event_id landed from another offset is a dropped
+    duplicate.
     """
     consumed = records.select(
         F.col("partition").alias("kafka_partition"),
@@ -33,10 +40,18 @@ def account_for_offsets(records: DataFrame, landed: DataFrame, quarantined: Data
         .join(quarantined_offsets, ["kafka_partition", "kafka_offset"], "left")
         .join(landed_ids, "event_id", "left")
     )
+    if erased is not None:
+        erased_offsets = erased.select(
+            "kafka_partition", "kafka_offset", F.lit(True).alias("is_erased")
+        ).distinct()
+        joined = joined.join(erased_offsets, ["kafka_partition", "kafka_offset"], "left")
+    else:
+        joined = joined.withColumn("is_erased", F.lit(False))
     outcome = (
         F.when(F.col("is_landed"), "landed")
         .when(F.col("is_quarantined"), "quarantined")
         .when(F.col("id_landed"), "duplicate")
+        .when(F.col("is_erased"), "erased")
         .otherwise("missing")
     )
     return joined.select(

@@ -1,11 +1,12 @@
-"""Land Kafka `events` in the lake as Parquet, exactly once; bad records go to quarantine.
+"""Land Kafka `events` in the lake's Delta tables, exactly once; bad records go to quarantine.
 
     spark-submit streaming/land_events.py [--until-caught-up | --service] [--starting-offsets ...]
 
-Two streaming queries read the topic, each with its own checkpoint and file sink:
-`events` (valid, deduplicated by event_id, partitioned by event_date and event_type) and
-`quarantine` (raw value, reason, Kafka lineage). A file sink commits each micro-batch in its
-`_spark_metadata` log, which is what makes it exactly once: read the lake through Spark.
+One streaming query reads the topic once; each micro-batch is parsed once and written by
+`streaming.sink.BatchWriter`: valid events into the Delta table `events` (partitioned by
+event_date, deduplicated by event_id with an insert-only MERGE), invalid records into
+`quarantine` (raw value, reason, Kafka lineage). Both writes are idempotent, so a batch that
+runs again after a crash never doubles or loses a row. Each batch prints a `BatchRecord`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,16 @@ import logging
 import sys
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+from pyspark.sql.streaming import StreamingQuery
 
 from lake.session import spark_session
 from lake.settings import LakeSettings
-from streaming.transforms import (
-    drop_duplicate_events,
-    parse_records,
-    quarantined_records,
-    valid_events,
-)
+from streaming.batch_record import BatchRecord
+from streaming.sink import BatchWriter, ensure_tables
 
 log = logging.getLogger("questlog.land_events")
+# How often the driver looks for finished micro-batches to print.
+PROGRESS_POLL_S = 1
 
 
 def parse_args(argv: list[str], settings: LakeSettings) -> argparse.Namespace:
@@ -69,7 +68,12 @@ def parse_args(argv: list[str], settings: LakeSettings) -> argparse.Namespace:
     parser.add_argument(
         "--max-offsets-per-trigger", type=int, default=settings.max_offsets_per_trigger
     )
-    parser.add_argument("--dedupe-watermark", default=settings.dedupe_watermark)
+    parser.add_argument(
+        "--dedupe-horizon-days",
+        type=int,
+        default=settings.dedupe_horizon_days,
+        help="an event_id is matched against the table's days this far before the batch's",
+    )
     parser.add_argument(
         "--fail-on-data-loss",
         choices=["true", "false"],
@@ -94,99 +98,94 @@ def read_topic(spark: SparkSession, settings: LakeSettings, args) -> DataFrame:
     return reader.load()
 
 
-class BatchLogger(StreamingQueryListener):
-    """Logs each micro-batch: rows, rows/s, duration and how far behind Kafka it is."""
-
-    def onQueryStarted(self, event):
-        log.info("query %s started", event.name)
-
-    def onQueryProgress(self, event):
-        progress = event.progress
-        lag = {}
-        for source in progress.sources:
-            latest = json.loads(source.latestOffset or "{}")
-            end = json.loads(source.endOffset or "{}")
-            for topic, partitions in latest.items():
-                behind = sum(
-                    max(int(offset) - int(end.get(topic, {}).get(p, offset)), 0)
-                    for p, offset in partitions.items()
-                )
-                lag[topic] = behind
-        print(
-            json.dumps(
-                {
-                    "query": progress.name,
-                    "batch": progress.batchId,
-                    "input_rows": progress.numInputRows,
-                    "input_rows_per_s": round(progress.inputRowsPerSecond or 0, 1),
-                    "processed_rows_per_s": round(progress.processedRowsPerSecond or 0, 1),
-                    "batch_ms": progress.batchDuration,
-                    "consumer_lag": lag,
-                }
-            ),
-            flush=True,
-        )
-
-    def onQueryIdle(self, event):
-        pass
-
-    def onQueryTerminated(self, event):
-        if event.exception:
-            log.error("query %s failed: %s", event.id, event.exception)
+def consumer_lag(progress) -> dict[str, int]:
+    """Offsets per topic that Kafka has and the batch did not read."""
+    lag = {}
+    for source in progress.sources:
+        latest = json.loads(source.latestOffset or "{}")
+        end = json.loads(source.endOffset or "{}")
+        for topic, partitions in latest.items():
+            lag[topic] = sum(
+                max(int(offset) - int(end.get(topic, {}).get(p, offset)), 0)
+                for p, offset in partitions.items()
+            )
+    return lag
 
 
-def start(spark: SparkSession, settings: LakeSettings, args) -> list[StreamingQuery]:
-    """Start the two landing queries."""
-    parsed = parse_records(read_topic(spark, settings, args))
+class BatchPrinter:
+    """Prints a `BatchRecord` per finished micro-batch: rows, where they went, time and lag.
+
+    It reads the query's progress from the driver's own thread (no listener callback, which
+    an AvailableNow run could outlive), so every batch is printed, the last one included.
+    """
+
+    def __init__(self, writer: BatchWriter):
+        self.writer = writer
+        self.printed = -1
+
+    def print_new(self, query: StreamingQuery) -> None:
+        for progress in query.recentProgress:
+            if progress.batchId <= self.printed:
+                continue
+            counts = self.writer.counts.pop(progress.batchId, {})
+            record = BatchRecord(
+                batch=progress.batchId,
+                input_rows=progress.numInputRows,
+                landed=counts.get("landed", 0),
+                quarantined=counts.get("quarantined", 0),
+                duplicates=counts.get("duplicates", 0),
+                batch_ms=progress.batchDuration,
+                input_rows_per_s=round(progress.inputRowsPerSecond or 0, 1),
+                processed_rows_per_s=round(progress.processedRowsPerSecond or 0, 1),
+                consumer_lag=consumer_lag(progress),
+            )
+            print(record.to_line(), flush=True)
+            self.printed = progress.batchId
+
+
+def start(spark: SparkSession, settings: LakeSettings, args, writer: BatchWriter) -> StreamingQuery:
+    """Create the tables if needed and start the landing query."""
+    ensure_tables(spark, args.events_path, args.quarantine_path)
     trigger = (
         {"availableNow": True}
         if args.mode == "available-now"
         else {"processingTime": args.trigger_interval}
     )
-    events = drop_duplicate_events(valid_events(parsed), args.dedupe_watermark)
-    landing = (
-        events.writeStream.queryName("land_events")
-        .format("parquet")
-        .option("path", args.events_path)
-        .option("checkpointLocation", f"{args.checkpoint_root}/land_events")
-        .partitionBy("event_date", "event_type")
-        .outputMode("append")
+    return (
+        read_topic(spark, settings, args)
+        .writeStream.queryName("land_events")
+        .foreachBatch(writer)
+        .option("checkpointLocation", writer.checkpoint)
         .trigger(**trigger)
         .start()
     )
-    quarantine = (
-        quarantined_records(parsed)
-        .writeStream.queryName("land_quarantine")
-        .format("parquet")
-        .option("path", args.quarantine_path)
-        .option("checkpointLocation", f"{args.checkpoint_root}/land_quarantine")
-        .partitionBy("landed_date")
-        .outputMode("append")
-        .trigger(**trigger)
-        .start()
-    )
-    return [landing, quarantine]
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = LakeSettings.from_env()
     args = parse_args(sys.argv[1:] if argv is None else argv, settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     spark = spark_session("questlog-land-events", settings)
-    spark.streams.addListener(BatchLogger())
-    queries = start(spark, settings, args)
+    # A new schema_version's new property becomes a new (nullable) column of `events`.
+    spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
+    writer = BatchWriter(
+        args.events_path,
+        args.quarantine_path,
+        f"{args.checkpoint_root}/land_events",
+        args.dedupe_horizon_days,
+    )
+    printer = BatchPrinter(writer)
+    query = start(spark, settings, args, writer)
+    log.info("query land_events started: %s -> %s", args.topic, args.events_path)
     try:
-        if args.mode == "service":
-            spark.streams.awaitAnyTermination()
-        else:
-            for query in queries:
-                query.awaitTermination()
+        while not query.awaitTermination(PROGRESS_POLL_S):
+            printer.print_new(query)
     finally:
-        for query in queries:
-            query.stop()
-    failed = [q.name for q in queries if q.exception() is not None]
-    if failed:
-        log.error("landing queries failed: %s", ", ".join(failed))
+        printer.print_new(query)
+        query.stop()
+    if query.exception() is not None:
+        log.error("the landing query failed: %s", query.exception())
         return 1
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -126,13 +128,16 @@ def quarantined_records(parsed: DataFrame) -> DataFrame:
     )
 
 
-def drop_duplicate_events(events: DataFrame, watermark: str) -> DataFrame:
-    """One row per event_id among events whose received_at lies within `watermark` of each other.
+def drop_duplicate_events(events: DataFrame) -> DataFrame:
+    """One row per event_id within a batch; the table's MERGE drops those landed before."""
+    return events.dropDuplicates(["event_id"])
 
-    On a batch DataFrame (a backfill read of the topic) the whole batch is the window.
+
+def dedupe_window(event_dates: list[date], horizon_days: int) -> tuple[date, date]:
+    """The days of the table a batch's events are matched against, by event_id.
+
+    A retry of an event lands on the day of its first copy when it keeps its `client_ts`;
+    when a copy was dated by `received_at` instead (no or an implausible `client_ts`), the
+    first copy lies up to `horizon_days` earlier, or one day later (the client_ts lead).
     """
-    if not events.isStreaming:
-        return events.dropDuplicates(["event_id"])
-    return events.withWatermark("received_at", watermark).dropDuplicatesWithinWatermark(
-        ["event_id"]
-    )
+    return min(event_dates) - timedelta(days=horizon_days), max(event_dates) + timedelta(days=1)

@@ -1,5 +1,6 @@
-"""The landing job on real Kafka and HDFS: exact counts, quarantine, dedupe, exactly once,
-compaction and the completeness audit."""
+"""The landing job on real Kafka and HDFS: exact counts, quarantine, dedupe with no time
+limit, exactly once through a crash mid-write, OPTIMIZE, the completeness audit, and the same
+rows for Spark and a reader without Spark."""
 
 from __future__ import annotations
 
@@ -11,15 +12,20 @@ import sys
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
 
 import pytest
 import requests
+from deltalake import DeltaTable
 from kafka import KafkaProducer
 from pyspark.sql import functions as F
 
 from events.envelope import enrich, to_kafka
-from lake.io import compacted_root, read_events, write_text_atomically
-from streaming.compact import compact_day
+from lake.io import read_events, read_quarantine, read_table
+from streaming.batch_record import BatchRecord
+from streaming.compact import optimize
+from streaming.transforms import parse_records, valid_events
 from tests.integration.conftest import REPO_ROOT, VENV_BIN, new_topic, spark_submit
 
 MALFORMED = [
@@ -32,15 +38,29 @@ MALFORMED = [
 ]
 
 
-def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes] | None = None):
+def produce(
+    bootstrap: str,
+    topic: str,
+    values: list[bytes],
+    keys: list[bytes] | None = None,
+    partition: int | None = None,
+):
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     for i, value in enumerate(values):
-        producer.send(topic, value, key=keys[i] if keys else None)
+        producer.send(topic, value, key=keys[i] if keys else None, partition=partition)
     producer.flush()
     producer.close()
 
 
-def good_events(count: int, players: int = 20) -> list[dict]:
+def produce_events(bootstrap: str, topic: str, events: list[dict], partition: int | None = None):
+    keyed = [to_kafka(e) for e in events]
+    produce(bootstrap, topic, [v for _, v in keyed], [k for k, _ in keyed], partition)
+
+
+CONTEXT = {"host": "test", "user_agent": "pytest", "remote_addr": "127.0.0.1", "api_version": "v1"}
+
+
+def good_events(count: int, players: int = 20, received_at: str | None = None) -> list[dict]:
     return [
         enrich(
             {
@@ -48,15 +68,24 @@ def good_events(count: int, players: int = 20) -> list[dict]:
                 "player_id": f"p{i % players}",
                 "properties": {"item": "sword", "price": 100, "currency": "gold", "quantity": 1},
             },
-            {
-                "host": "test",
-                "user_agent": "pytest",
-                "remote_addr": "127.0.0.1",
-                "api_version": "v1",
-            },
+            CONTEXT,
+            received_at,
         )
         for i in range(count)
     ]
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def lake_env(topic: str, lake_root: str) -> dict:
+    return {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
+
+
+def landed_ids(spark, lake_root: str) -> Counter:
+    events = read_events(spark, f"{lake_root}/lake/events")
+    return Counter(row.event_id for row in events.select("event_id").collect())
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +97,7 @@ def landed_lake(kafka_admin, webhdfs, lake_settings):
     lake_root = f"hdfs://{lake_settings.lake_root.split('/')[2]}{folder}"
     events = good_events(120)
     events += [dict(events[0]), dict(events[0])]  # a client's retries of one event
-    keyed = [to_kafka(e) for e in events]
-    produce(lake_settings.kafka_bootstrap, topic, [v for _, v in keyed], [k for k, _ in keyed])
+    produce_events(lake_settings.kafka_bootstrap, topic, events)
     subprocess.run(
         ["kcat", "-P", "-b", lake_settings.kafka_bootstrap, "-t", topic, "-p", "1"],
         input="\n".join(MALFORMED) + "\n",
@@ -86,7 +114,7 @@ def landed_lake(kafka_admin, webhdfs, lake_settings):
 def test_good_and_malformed_records_land_with_exact_counts(spark, landed_lake):
     lake = landed_lake["lake_root"]
     landed = read_events(spark, f"{lake}/lake/events")
-    quarantined = spark.read.parquet(f"{lake}/lake/quarantine")
+    quarantined = read_quarantine(spark, f"{lake}/lake/quarantine")
     assert landed.count() == 120
     assert quarantined.count() == len(MALFORMED)
     reasons = Counter(row.reason for row in quarantined.collect())
@@ -125,110 +153,241 @@ def test_the_audit_passes_on_a_clean_run(landed_lake):
     assert "complete" in result.stdout
 
 
-def test_compaction_keeps_the_multiset_of_rows_and_the_audit_still_passes(spark, landed_lake):
+def test_optimize_keeps_the_rows_and_the_audit_still_passes(spark, landed_lake):
     events_path = f"{landed_lake['lake_root']}/lake/events"
-    columns = [
-        "event_id",
-        "event_type",
-        "player_id",
-        "event_date",
-        "kafka_partition",
-        "kafka_offset",
-    ]
+    columns = ["event_id", "event_type", "player_id", "event_date", "kafka_partition"]
     before = Counter(tuple(r) for r in read_events(spark, events_path).select(*columns).collect())
-    days = [
-        r.event_date
-        for r in read_events(spark, events_path).select("event_date").distinct().collect()
-    ]
-    for day in days:
-        result = compact_day(spark, events_path, day, files=1)
-        assert result["replaced"] >= 1
+    files_before = len(DeltaTable(events_path).file_uris())
+    result = optimize(spark, events_path)
     after = Counter(tuple(r) for r in read_events(spark, events_path).select(*columns).collect())
     assert after == before
+    assert result["files_removed"] == files_before
+    assert len(DeltaTable(events_path).file_uris()) == result["partitions_optimized"]
     assert audit(landed_lake["env"]).returncode == 0
 
 
-def test_the_audit_fails_naming_the_partition_when_rows_are_removed(spark, landed_lake):
-    """Rows of partition 2 are dropped on purpose by a bad compaction of the day."""
-    events_path = f"{landed_lake['lake_root']}/lake/events"
-    events = read_events(spark, events_path)
-    day = events.select("event_date").first().event_date
-    day_rows = events.where(F.col("event_date") == day)
-    victim = day_rows.where(F.col("kafka_partition") == 2).orderBy("kafka_offset").first()
-    assert victim is not None
-    kept = day_rows.where(
-        ~((F.col("kafka_partition") == 2) & (F.col("kafka_offset") == victim.kafka_offset))
-    ).drop("event_date")
-    version = f"{compacted_root(events_path)}/event_date={day}/version={time.time_ns() // 10**6}"
-    kept.write.partitionBy("event_type").parquet(version)
-    sources = [
-        f for f in events.inputFiles() if f"/event_date={day}/" in f and "_compacted" not in f
-    ]
-    previous = spark.read.parquet(events_path).inputFiles()
-    replaced = [f for f in previous if f"/event_date={day}/" in f]
-    write_text_atomically(
-        spark, f"{version}/_sources.json", json.dumps(sorted(set(sources + replaced)))
-    )
+def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, landed_lake):
+    lake, env = landed_lake["lake_root"], landed_lake["env"]
+    spark_submit("jobs/player_purchases.py", "--no-tables", env=env)
+    mart_uri = f"{lake}/marts/player_purchases"
+    assert "p1" in set(DeltaTable(mart_uri).to_pandas().player_id)
+    version = DeltaTable(mart_uri).version()
+    sent = sum(1 for e in landed_lake["events"] if e["player_id"] == "p1")
 
+    result = spark_submit("jobs/forget_player.py", "--player", "p1", env=env)
+
+    report = json.loads(result.stdout.splitlines()[0])
+    assert report["rows_removed"] == {"events": sent, "quarantine": 2}
+    assert report["marts_recomputed"]["player_purchases"] > version
+    assert read_events(spark, f"{lake}/lake/events").where(F.col("player_id") == "p1").count() == 0
+    assert not any(
+        '"p1"' in raw for raw in DeltaTable(f"{lake}/lake/quarantine").to_pandas().raw_value
+    )
+    assert "p1" not in set(DeltaTable(mart_uri).to_pandas().player_id)
+    assert "Kafka" in result.stdout
+    result = audit(env)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "erased" in result.stdout
+
+
+def test_the_audit_fails_naming_the_partition_when_a_row_is_removed(spark, landed_lake):
+    """A row of partition 2 is deleted on purpose, behind the landing job's back."""
+    events_path = f"{landed_lake['lake_root']}/lake/events"
+    victim = (
+        read_events(spark, events_path)
+        .where(F.col("kafka_partition") == 2)
+        .orderBy("kafka_offset")
+        .first()
+    )
+    assert victim is not None
+    spark.sql(
+        f"DELETE FROM delta.`{events_path}` "
+        f"WHERE kafka_partition = 2 AND kafka_offset = {victim.kafka_offset}"
+    )
     result = audit(landed_lake["env"])
     assert result.returncode == 1
     assert f"partition 2: offsets {victim.kafka_offset}..{victim.kafka_offset}" in result.stdout
 
 
-def test_kill_9_of_the_driver_then_restart_lands_every_event_exactly_once(
-    spark, kafka_admin, lake_root, lake_settings
-):
-    topic = new_topic(kafka_admin)
-    events = good_events(40_000, players=500)
-    keyed = [to_kafka(e) for e in events]
-    produce(lake_settings.kafka_bootstrap, topic, [v for _, v in keyed], [k for k, _ in keyed])
-    env = {
+def uncommitted_files(webhdfs, table_uri: str) -> set[str]:
+    """Data files in the table's folder that no committed version names: a write under way."""
+    folder = urlparse(table_uri).path
+    found = set()
+    for root, _, files in webhdfs.walk(folder):
+        if "_delta_log" in root:
+            continue
+        found |= {f"{root}/{name}" for name in files if name.endswith(".parquet")}
+    try:
+        committed = {urlparse(uri).path for uri in DeltaTable(table_uri).file_uris()}
+    except Exception:  # no version committed yet
+        committed = set()
+    return found - committed
+
+
+def landing_service(env: dict, *args: str) -> subprocess.Popen:
+    """The landing job as a service in its own process group, its batch records on stdout."""
+    environ = {
         **os.environ,
-        "QUESTLOG_TOPIC": topic,
-        "QUESTLOG_LAKE_ROOT": lake_root,
-        "SPARK_CONF_DIR": str(lake_settings.spark_conf_dir),
+        "SPARK_CONF_DIR": str(REPO_ROOT / ".stack" / "conf" / "spark"),
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+        **env,
     }
-    driver = subprocess.Popen(
-        [
-            str(VENV_BIN / "spark-submit"),
-            "streaming/land_events.py",
-            "--service",
-            "--trigger-interval",
-            "1 second",
-            "--max-offsets-per-trigger",
-            "4000",
-        ],
+    return subprocess.Popen(
+        [str(VENV_BIN / "spark-submit"), "streaming/land_events.py", "--service", *args],
         cwd=REPO_ROOT,
-        env=env,
+        env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
     )
+
+
+def stop(driver: subprocess.Popen) -> None:
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+
+
+def test_kill_9_of_the_driver_while_a_batch_is_written_then_restart_lands_exactly_once(
+    spark, kafka_admin, webhdfs, lake_root, lake_settings
+):
+    topic = new_topic(kafka_admin)
+    events = good_events(40_000, players=500)
+    produce_events(lake_settings.kafka_bootstrap, topic, events)
+    env = lake_env(topic, lake_root)
+    events_uri = f"{lake_root}/lake/events"
+    driver = landing_service(
+        env, "--trigger-interval", "1 second", "--max-offsets-per-trigger", "4000"
+    )
+    caught = set()
     try:
-        # Kill once the first micro-batch is committed and the next ones are under way.
-        batches = 0
-        for line in driver.stdout:
-            if '"query": "land_events"' in line and json.loads(line)["input_rows"] > 0:
-                batches += 1
-                if batches >= 2:
-                    break
-        assert batches >= 2, "the landing service stopped before two batches"
+        deadline = datetime.now(UTC) + timedelta(minutes=8)
+        while not caught and driver.poll() is None and datetime.now(UTC) < deadline:
+            # Only after a first batch committed: then a kill loses a written-but-uncommitted
+            # batch, not merely the job's start.
+            if webhdfs.status(f"{urlparse(events_uri).path}/_delta_log", strict=False):
+                caught = uncommitted_files(webhdfs, events_uri)
+            time.sleep(0.05)  # the polling cadence
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
-    partial = read_events(spark, f"{lake_root}/lake/events").count()
-    assert 0 < partial < len(events)
+        stop(driver)
+    assert caught, "no batch was caught between writing its files and committing them"
+    partial = read_events(spark, events_uri).count()
+    assert partial < len(events)
 
     spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-    landed = read_events(spark, f"{lake_root}/lake/events")
-    assert landed.count() == len(events)
-    assert landed.select("event_id").distinct().count() == len(events)
-    ids = {r.event_id for r in landed.select("event_id").collect()}
-    assert ids == {e["event_id"] for e in events}
+    assert landed_ids(spark, lake_root) == Counter(e["event_id"] for e in events)
+    result = audit({**env})
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+
+
+def test_a_retry_days_later_lands_once_and_is_counted_as_a_duplicate(
+    spark, kafka_admin, lake_root, lake_settings
+):
+    """Dedupe has no one-hour horizon: the clock is made explicit with received_at."""
+    topic = new_topic(kafka_admin)
+    env = lake_env(topic, lake_root)
+    three_days_ago = datetime.now(UTC) - timedelta(days=3)
+    first = good_events(30, received_at=iso(three_days_ago))
+    for event in first[:10]:
+        event["client_ts"] = iso(three_days_ago - timedelta(minutes=5))
+    produce_events(lake_settings.kafka_bootstrap, topic, first)
+    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+
+    # The offline queue replayed: same event_ids and client_ts, received three days later.
+    # Those without client_ts are dated by the new received_at, a different event_date.
+    now = iso(datetime.now(UTC))
+    replayed = [{**event, "received_at": now} for event in first]
+    produce_events(lake_settings.kafka_bootstrap, topic, replayed)
+    result = spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+
+    assert landed_ids(spark, lake_root) == Counter(e["event_id"] for e in first)
+    records = [r for line in result.stdout.splitlines() if (r := BatchRecord.from_line(line))]
+    assert sum(r.duplicates for r in records) == len(replayed)
+    assert sum(r.landed for r in records) == 0
+
+
+def test_a_skewed_catch_up_with_a_record_from_the_future_loses_nothing(
+    spark, kafka_admin, lake_root, lake_settings
+):
+    topic = new_topic(kafka_admin)
+    env = lake_env(topic, lake_root)
+    tomorrow = iso(datetime.now(UTC) + timedelta(days=1))
+    future = good_events(1, received_at=tomorrow)
+    produce_events(lake_settings.kafka_bootstrap, topic, future, partition=1)
+    hot = good_events(2_000)
+    produce_events(lake_settings.kafka_bootstrap, topic, hot, partition=0)
+    cold = [good_events(200), good_events(200)]
+    for partition, events in enumerate(cold, start=1):
+        produce_events(lake_settings.kafka_bootstrap, topic, events, partition=partition)
+    spark_submit(
+        "streaming/land_events.py", "--until-caught-up", "--max-offsets-per-trigger", "300", env=env
+    )
+    sent = future + hot + cold[0] + cold[1]
+    assert landed_ids(spark, lake_root) == Counter(e["event_id"] for e in sent)
+
+
+def test_a_purchase_at_schema_version_2_lands_next_to_version_1_rows(
+    spark, kafka_admin, lake_root, lake_settings
+):
+    """The lake was made before v2 existed; v2's new property `store` becomes a column."""
+    topic = new_topic(kafka_admin)
+    env = lake_env(topic, lake_root)
+    events_uri = f"{lake_root}/lake/events"
+    v1 = good_events(10)
+    produce_events(lake_settings.kafka_bootstrap, topic, v1)
+    records = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", lake_settings.kafka_bootstrap)
+        .option("subscribe", topic)
+        .load()
+    )
+    before_v2 = valid_events(parse_records(records)).withColumn(
+        "properties", F.col("properties").dropFields("store")
+    )
+    before_v2.write.format("delta").partitionBy("event_date").save(events_uri)
+
+    v2 = good_events(5)
+    for event in v2:
+        event["schema_version"] = 2
+        event["properties"]["store"] = "web_shop"
+    produce_events(lake_settings.kafka_bootstrap, topic, v2)
+    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+
+    landed = read_events(spark, events_uri)
+    stores = Counter(
+        (row.schema_version, row.store)
+        for row in landed.select("schema_version", "properties.store").collect()
+    )
+    assert stores == {(1, None): len(v1), (2, "web_shop"): len(v2)}
+
+
+def test_spark_and_the_reader_without_spark_see_the_same_rows_while_the_stream_runs(
+    spark, kafka_admin, lake_root, lake_settings
+):
+    topic = new_topic(kafka_admin)
+    env = lake_env(topic, lake_root)
+    events_uri = f"{lake_root}/lake/events"
+    driver = landing_service(env, "--trigger-interval", "1 second")
+    compared = []
+    try:
+        for round_number in range(3):
+            produce_events(lake_settings.kafka_bootstrap, topic, good_events(500))
+            # Wait for this round's batch to commit, reading the batch records.
+            for line in driver.stdout:
+                record = BatchRecord.from_line(line)
+                if record and record.landed:
+                    break
+            produce_events(lake_settings.kafka_bootstrap, topic, good_events(500))
+            table = DeltaTable(events_uri)
+            rust_count = table.to_pyarrow_table(columns=["event_id"]).num_rows
+            spark_count = read_table(spark, events_uri, version=table.version()).count()
+            compared.append((round_number, table.version(), rust_count, spark_count))
+    finally:
+        stop(driver)
+    assert all(rust == sparks for _, _, rust, sparks in compared), compared
+    assert len({version for _, version, _, _ in compared}) == 3, compared
 
 
 def test_a_client_retrying_through_the_ingest_service_is_landed_once(

@@ -9,6 +9,7 @@ from bench.kafka_ceiling import parse_perf_summary
 from bench.landing import landed_batches
 from bench.report import render_table
 from bench.stats import percentile, ratio, summary
+from streaming.batch_record import BatchRecord
 
 PERF_OUTPUT = """\
 95523 records sent, 19104.6 records/sec (8.20 MB/sec), 1069.1 ms avg latency, 1536.0 ms max latency.
@@ -95,12 +96,14 @@ def test_py_spy_stacks_are_summed_per_function_without_process_and_thread():
     assert frames["self"] == [["publish (publisher.py)", 0.75], ["dumps (__init__.py)", 0.25]]
 
 
-def test_landed_batches_sum_the_land_events_query_only():
+def test_landed_batches_sum_the_batch_records_only():
     stdout = (
-        '{"query": "land_events", "batch": 0, "input_rows": 600, "batch_ms": 1500}\n'
-        '{"query": "land_quarantine", "batch": 0, "input_rows": 600, "batch_ms": 900}\n'
-        "some other line\n"
-        '{"query": "land_events", "batch": 1, "input_rows": 400, "batch_ms": 500}\n'
+        BatchRecord(batch=0, input_rows=600, batch_ms=1500).to_line()
+        + "\n"
+        + '{"kind": "something_else", "batch": 0, "input_rows": 600, "batch_ms": 900}\n'
+        + "some other line\n"
+        + BatchRecord(batch=1, input_rows=400, batch_ms=500).to_line()
+        + "\n"
     )
     assert landed_batches(stdout) == {"batches": 2, "events_read": 1000, "batch_seconds": 2.0}
 

@@ -169,21 +169,32 @@ def test_pyspark_pin_equals_spark_version():
     assert lock_pins()["pyspark"] == spark
 
 
-def test_streaming_job_uses_the_kafka_connector_of_the_local_stack(services):
+def test_spark_jobs_use_the_jars_of_the_local_stack(services):
+    """The Kafka connector and Delta of stack/maven/spark/pom.xml, at the same versions."""
     versions = read_versions()
     pom = ET.parse(REPO / "stack" / "maven" / "spark" / "pom.xml").getroot()
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    dependency = pom.find("m:dependencies/m:dependency", ns)
     properties = {
         "${scala.binary.version}": versions["SCALA_BINARY_VERSION"],
         "${spark.version}": versions["SPARK_VERSION"],
+        "${spark.line}": ".".join(versions["SPARK_VERSION"].split(".")[:2]),
+        "${delta.version}": versions["DELTA_VERSION"],
     }
-    parts = [dependency.find(f"m:{tag}", ns).text for tag in ("groupId", "artifactId", "version")]
-    for placeholder, value in properties.items():
-        parts = [part.replace(placeholder, value) for part in parts]
-    command = services["streaming"]["command"]
-    assert command[command.index("--packages") + 1] == ":".join(parts)
-    assert parts[2] == versions["SPARK_VERSION"]
+    coordinates = []
+    for dependency in pom.findall("m:dependencies/m:dependency", ns):
+        parts = [
+            dependency.find(f"m:{tag}", ns).text for tag in ("groupId", "artifactId", "version")
+        ]
+        for placeholder, value in properties.items():
+            parts = [part.replace(placeholder, value) for part in parts]
+        coordinates.append(":".join(parts))
+    for name, key in (("streaming", "command"), ("marts", "entrypoint")):
+        command = services[name][key]
+        assert command[command.index("--packages") + 1].split(",") == coordinates, name
+
+
+def test_delta_spark_pin_equals_the_delta_jars():
+    assert lock_pins()["delta-spark"] == read_versions()["DELTA_VERSION"]
 
 
 def test_spark_driver_runs_the_java_version_of_the_spark_image(services):

@@ -5,6 +5,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from streaming.transforms import (
+    dedupe_window,
     drop_duplicate_events,
     parse_records,
     quarantined_records,
@@ -125,15 +126,16 @@ def test_valid_rows_keep_kafka_lineage_and_properties(spark):
 def test_the_same_event_id_three_times_is_kept_once(spark):
     values = [envelope("dup"), envelope("dup"), envelope("other"), envelope("dup")]
     events = valid_events(parse_records(kafka_records(spark, values)))
-    deduped = drop_duplicate_events(events, "1 hour")
+    deduped = drop_duplicate_events(events)
     counts = {r.event_id: r["count"] for r in deduped.groupBy("event_id").count().collect()}
     assert counts == {"dup": 1, "other": 1}
     assert deduped.where(F.col("event_id") == "dup").count() == 1
 
 
-def test_the_quarantine_is_read_back_with_the_schema_it_is_written_with(spark):
-    from lake.io import QUARANTINE_SCHEMA
-
-    written = quarantined_records(parse_records(kafka_records(spark, ["{oops"])))
-    declared = spark.createDataFrame([], QUARANTINE_SCHEMA)
-    assert written.schema.simpleString() == declared.schema.simpleString()
+def test_the_dedupe_window_reaches_back_the_horizon_and_one_day_ahead():
+    days = [date(2026, 11, 20), date(2026, 11, 18), date(2026, 11, 21)]
+    assert dedupe_window(days, horizon_days=30) == (date(2026, 10, 19), date(2026, 11, 22))
+    assert dedupe_window([date(2026, 11, 20)], horizon_days=0) == (
+        date(2026, 11, 20),
+        date(2026, 11, 21),
+    )

@@ -3,6 +3,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from deltalake import write_deltalake
 
 from ingest import create_app
 from ingest.players import MartFiles, PlayerState
@@ -27,12 +28,11 @@ PURCHASES = pa.schema(
 )
 
 
-def write_version(lake, mart, version, rows):
-    folder = lake / "marts" / mart / f"version={version}"
-    folder.mkdir(parents=True)
+def write_version(lake, mart, rows):
+    """A mart run: the mart's Delta table replaced in one commit."""
     schema = PURCHASES if mart == "player_purchases" else None
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "part-0.parquet")
-    (folder / "_SUCCESS").touch()
+    table = pa.Table.from_pylist(rows, schema=schema)
+    write_deltalake(f"file://{lake}/marts/{mart}", table, mode="overwrite")
 
 
 def inventory(player_id, items, guild_id=None, computed_at=T1):
@@ -70,13 +70,13 @@ class Clock:
 
 @pytest.fixture
 def lake(tmp_path):
-    write_version(tmp_path, "player_inventory", 1, [inventory("ana", [("sword", 2)], "wolves")])
-    write_version(tmp_path, "player_purchases", 1, [purchases("ana", 200.0)])
+    write_version(tmp_path, "player_inventory", [inventory("ana", [("sword", 2)], "wolves")])
+    write_version(tmp_path, "player_purchases", [purchases("ana", 200.0)])
     return tmp_path
 
 
 def state_of(lake, clock=None):
-    return PlayerState(MartFiles(f"file://{lake}", "unused"), refresh_s=30, clock=clock or Clock())
+    return PlayerState(MartFiles(f"file://{lake}"), refresh_s=30, clock=clock or Clock())
 
 
 def test_a_player_gets_inventory_purchases_and_unlocks(lake):
@@ -97,16 +97,17 @@ def test_a_newer_version_is_picked_up_after_the_refresh_interval(lake):
     clock = Clock()
     state = state_of(lake, clock)
     assert state.lookup("bo") is None
-    write_version(lake, "player_inventory", 2, [inventory("bo", [("horse", 1)])])
+    write_version(lake, "player_inventory", [inventory("bo", [("horse", 1)])])
     assert state.lookup("bo") is None  # not checked again yet
     clock.now = 31
     assert state.lookup("bo")["unlocks"] == ["ride_to_far_lands"]
 
 
-def test_a_version_without_success_marker_is_ignored(lake):
-    folder = lake / "marts" / "player_inventory" / "version=5"
-    folder.mkdir()
-    pq.write_table(pa.Table.from_pylist([inventory("half", [])]), folder / "part-0.parquet")
+def test_a_file_of_a_write_that_never_committed_is_ignored(lake):
+    folder = lake / "marts" / "player_inventory"
+    pq.write_table(
+        pa.Table.from_pylist([inventory("half", [])]), folder / "part-uncommitted.parquet"
+    )
     assert state_of(lake).lookup("half") is None
     assert state_of(lake).lookup("ana") is not None
 

@@ -1,0 +1,104 @@
+"""Right to erasure: `spark-submit jobs/forget_player.py --player ID [--player ID ...]`.
+
+Deletes the players' rows from `events` and `quarantine` (a quarantined record is theirs when
+its JSON names them as `player_id`, or, for text that is not JSON, when it contains their id
+in quotes), recomputes every mart that exists so none holds them any more, and prints what it
+removed. The Kafka offsets of the erased rows (no personal data) go to the `erasures` table,
+so the completeness audit counts them as erased, not missing.
+
+What it cannot reach: older versions of each table keep the rows until VACUUM removes their
+files (`spark-submit streaming/compact.py --vacuum`, after the retention), and Kafka keeps the
+raw events until the topic's retention deletes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.entry import MARTS, compute, write
+from lake.io import table_version
+from lake.session import spark_session
+from lake.settings import LakeSettings
+
+
+def quarantined_of(players: list[str]) -> Column:
+    """The quarantined records that belong to one of `players`."""
+    named = F.get_json_object("raw_value", "$.player_id")
+    not_json = F.try_parse_json("raw_value").isNull()
+    mentions = F.lit(False)
+    for player in players:
+        mentions = mentions | F.col("raw_value").contains(json.dumps(player))
+    return named.isin(players) | (not_json & mentions)
+
+
+def delete_rows(spark: SparkSession, path: str, condition: Column) -> int:
+    """Delete the matching rows of a Delta table in one commit; returns how many."""
+    table = DeltaTable.forPath(spark, path)
+    before = table_version(spark, path)
+    table.delete(condition)
+    if table_version(spark, path) == before:
+        return 0
+    last = table.history(1).first()
+    return int(last["operationMetrics"].get("numDeletedRows", 0))
+
+
+def record_erasures(spark: SparkSession, settings: LakeSettings, conditions: dict) -> None:
+    """Append the Kafka offsets about to be erased, so the audit accounts for them."""
+    offsets = None
+    for path, condition in conditions.items():
+        rows = spark.read.format("delta").load(path).where(condition)
+        rows = rows.select("kafka_topic", "kafka_partition", "kafka_offset")
+        offsets = rows if offsets is None else offsets.unionByName(rows)
+    offsets.withColumn("erased_at", F.current_timestamp()).write.format("delta").mode(
+        "append"
+    ).save(settings.erasures_path)
+
+
+def forget(spark: SparkSession, settings: LakeSettings, players: list[str]) -> dict:
+    """Erase `players` from the lake; returns the counts removed and the marts recomputed."""
+    conditions = {
+        settings.events_path: F.col("player_id").isin(players),
+        settings.quarantine_path: quarantined_of(players),
+    }
+    record_erasures(spark, settings, conditions)
+    removed = {
+        "events": delete_rows(spark, settings.events_path, conditions[settings.events_path]),
+        "quarantine": delete_rows(
+            spark, settings.quarantine_path, conditions[settings.quarantine_path]
+        ),
+    }
+    recomputed = {}
+    for name, mart in MARTS.items():
+        path = settings.mart_path(name)
+        if not DeltaTable.isDeltaTable(spark, path):
+            continue
+        write(mart, compute(spark, mart, settings.events_path, None, None), path, None, None)
+        recomputed[name] = table_version(spark, path)
+    return {"players": players, "rows_removed": removed, "marts_recomputed": recomputed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = LakeSettings.from_env()
+    parser = argparse.ArgumentParser(
+        prog="spark-submit jobs/forget_player.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--player", action="append", required=True, help="a player_id")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    spark = spark_session("questlog-forget-player", settings)
+    print(json.dumps(forget(spark, settings, args.player)))
+    print(
+        "not reached: older table versions until VACUUM runs past the retention "
+        "(spark-submit streaming/compact.py --vacuum); Kafka until the topic's retention"
+    )
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
