@@ -105,8 +105,12 @@ class Case:
         result = self.spark_submit(
             "streaming/land_events.py", "--until-caught-up", *self.landing_args
         )
+        log = self.work_dir / f"{self.name}-landing.log"
+        with log.open("a") as out:
+            out.write(result.stdout + result.stderr)
         if result.returncode != 0:
-            raise CaseFailed(f"landing failed ({result.returncode}):\n{result.stderr[-3000:]}")
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+            raise CaseFailed(f"landing failed ({result.returncode}), see {log}:\n{tail}")
         return time.monotonic() - started
 
     def start_job(self, script: str, *args: str) -> subprocess.Popen:

@@ -34,8 +34,8 @@ def open_case(name: str, settings: StackSettings, work_dir: Path, port: int) -> 
         yield Case(name, settings, topic, lake_root, url, work_dir)
 
 
-def finish(case: Case, result: CaseResult) -> CaseResult:
-    """Land what is left, run the audit, and reconcile every acknowledged event_id."""
+def load_figures(case: Case, result: CaseResult) -> None:
+    """What the clients saw: sent, acknowledged, 503s, errors, the longest 503 window."""
     record = case.load.record
     result.sent, result.acknowledged = len(record.sent), len(record.accepted)
     result.http_503, result.errors = record.count("503"), record.count("error")
@@ -44,6 +44,11 @@ def finish(case: Case, result: CaseResult) -> CaseResult:
         case.note(f"{record.given_up} events never acknowledged (clients gave up after 120 s)")
     for crash in record.crashes:
         case.note(f"load crashed: {crash}")
+
+
+def finish(case: Case, result: CaseResult) -> CaseResult:
+    """Land what is left, run the audit, and reconcile every acknowledged event_id."""
+    record = case.load.record
     if not case.landed:
         case.land()
     audit = case.spark_submit("streaming/audit.py")
@@ -80,12 +85,16 @@ def run_case(
         with open_case(name, settings, work_dir, port) as case:
             try:
                 body(case)
+                case.load.stop()
+                load_figures(case, result)
                 result.recovery_s = None if case.recovery_s is None else round(case.recovery_s, 1)
                 finish(case, result)
             finally:
-                result.notes = case.notes
                 if case.load is not None:
                     case.load.stop()
+                    if not result.sent:
+                        load_figures(case, result)
+                result.notes = case.notes
     except Exception as error:  # noqa: BLE001 - any crash is a failed row, the suite goes on
         result.notes.append(f"FAILED: {error}")
         print(f"  [{name}] FAILED: {error}", file=sys.stderr, flush=True)

@@ -90,8 +90,13 @@ def hdfs_serves(settings: StackSettings) -> bool:
 
 
 def datanode_ready(settings: StackSettings, index: int) -> bool:
-    port = settings.datanode_ports(index)["datanode_port"]
-    return port in live_datanodes(settings) and hdfs_serves(settings)
+    """The DataNode's own server answers (the NameNode may still count a killed one live for
+    a few seconds), the NameNode counts it live, and HDFS takes writes."""
+    ports = settings.datanode_ports(index)
+    own = f"http://localhost:{ports['datanode_http_port']}/jmx?qry=Hadoop:service=DataNode,name=DataNodeInfo"
+    if http_json(own) is None:
+        return False
+    return ports["datanode_port"] in live_datanodes(settings) and hdfs_serves(settings)
 
 
 def spark_workers(settings: StackSettings) -> dict[int, str] | None:
