@@ -101,8 +101,8 @@ def datanode_kill(case: Case) -> None:
     code = landing.wait()
     case.note(f"the landing run under way exited {code}")
     case.load.stop()
-    if code != 0:
-        case.note(f"rerun landed the rest in {case.land():.0f} s")
+    # The run under way stopped at the offsets it saw at its start; this lands the rest.
+    case.note(f"a second run landed the rest in {case.land():.0f} s")
     case.landed = True
     case.recovery_s = time.monotonic() - fault_at
 
