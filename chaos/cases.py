@@ -112,16 +112,18 @@ def namenode_restart(case: Case) -> None:
     start_load(case)
     before = case.landing_batches()
     case.start_landing_service()
-    case.wait_for(lambda: case.landing_batches() > before, "a first landed batch", 300)
-    fault_at = time.monotonic()
-    case.stop_node("namenode")
-    case.note(f"namenode answers again {case.restart('namenode'):.1f} s after its restart")
-    batches = case.landing_batches()
-    case.wait_for(lambda: case.landing_batches() > batches, "a batch after the restart", 600)
-    case.recovery_s = time.monotonic() - fault_at
-    case.note(f"supervisor: {case.supervisor_state()}")
-    case.load.stop()
-    case.stop_landing_service()
+    try:
+        case.wait_for(lambda: case.landing_batches() > before, "a first landed batch", 900)
+        fault_at = time.monotonic()
+        case.stop_node("namenode")
+        case.note(f"namenode answers again {case.restart('namenode'):.1f} s after its restart")
+        batches = case.landing_batches()
+        case.wait_for(lambda: case.landing_batches() > batches, "a batch after the restart", 900)
+        case.recovery_s = time.monotonic() - fault_at
+        case.note(f"supervisor: {case.supervisor_state()}")
+        case.load.stop()
+    finally:
+        case.stop_landing_service()
 
 
 def spark_worker_kill(case: Case) -> None:
