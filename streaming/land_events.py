@@ -102,8 +102,9 @@ def consumer_lag(progress) -> dict[str, int]:
     """Offsets per topic that Kafka has and the batch did not read."""
     lag = {}
     for source in progress.sources:
-        latest = json.loads(source.latestOffset or "{}")
-        end = json.loads(source.endOffset or "{}")
+        # A batch replayed from the checkpoint (after a crash) reports latestOffset "null".
+        latest = json.loads(source.latestOffset or "{}") or {}
+        end = json.loads(source.endOffset or "{}") or {}
         for topic, partitions in latest.items():
             lag[topic] = sum(
                 max(int(offset) - int(end.get(topic, {}).get(p, offset)), 0)
