@@ -13,7 +13,6 @@ No row leaves a batch except into one of the two tables or as a counted duplicat
 from __future__ import annotations
 
 import hashlib
-import time
 
 from delta.exceptions import (
     ConcurrentAppendException,
@@ -92,7 +91,6 @@ class BatchWriter:
         self.counts: dict[int, dict[str, int]] = {}
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
         parsed = parse_records(records).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             total = parsed.count()
@@ -104,7 +102,6 @@ class BatchWriter:
             "landed": landed,
             "quarantined": quarantined,
             "duplicates": total - quarantined - landed,
-            "write_ms": int((time.monotonic() - started) * 1000),
         }
 
     def write_quarantine(self, parsed: DataFrame, batch_id: int) -> int:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import requests
 
-from lake.io import read_mart
+from lake.io import read_mart, table_version
 from simulator.players import simulate
 from simulator.sender import Sender
 from stack.ingest_process import ingest_server
@@ -150,12 +150,19 @@ def test_player_purchases_equal_a_pandas_computation(spark, analytics):
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_names=False)
 
 
-def test_a_rerun_gives_the_same_output(spark, analytics):
+def test_a_rerun_gives_the_same_output_and_the_previous_run_stays_readable(spark, analytics):
     env = analytics["env"]
+    path = f"{env['QUESTLOG_LAKE_ROOT']}/marts/player_purchases"
     before = mart_frame(spark, env, "player_purchases").sort_values("player_id")
+    previous = table_version(spark, path)
     spark_submit("jobs/player_purchases.py", env=env, conf=analytics["conf"])
     after = mart_frame(spark, env, "player_purchases").sort_values("player_id")
     pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
+    assert table_version(spark, path) == previous + 1
+    old = read_mart(spark, path, version=previous).drop("computed_at").toPandas()
+    pd.testing.assert_frame_equal(
+        old.sort_values("player_id").reset_index(drop=True), before.reset_index(drop=True)
+    )
 
 
 def spark_sql(analytics, query: str) -> str:
@@ -179,7 +186,9 @@ def spark_sql(analytics, query: str) -> str:
 
 def test_marts_and_events_are_sql_tables_found_by_name(spark, analytics):
     tables = spark_sql(analytics, "SHOW TABLES")
-    assert {"events", *MARTS} <= set(tables.split())
+    assert {"events", "quarantine", *MARTS} <= set(tables.split())
+    history = spark_sql(analytics, "DESCRIBE HISTORY events")
+    assert "MERGE" in history.split()
     players = mart_frame(spark, analytics["env"], "player_purchases")
     count = spark_sql(analytics, "SELECT count(*) FROM player_purchases").split()[-1]
     assert int(count) == len(players)
