@@ -35,7 +35,8 @@ def _n(value: int | None) -> str:
 
 def write_report(results: list[CaseResult]) -> None:
     """Replace the table between the markers of docs/reliability.md (the prose stays)."""
-    block = f"{BEGIN}\n_Measured {time.strftime('%Y-%m-%d %H:%M')} by `make chaos`._\n\n"
+    written = time.strftime("%Y-%m-%d %H:%M")
+    block = f"{BEGIN}\n_Written {written} from `chaos/results/` by `python -m chaos`._\n\n"
     block += table(results) + "\n\nNotes per case:\n\n"
     for r in results:
         block += f"- **{r.case}**: " + "; ".join(r.notes or ["-"]) + "\n"
