@@ -10,7 +10,7 @@ export SPARK_CONF_DIR ?= $(CURDIR)/.stack/conf/spark
 export PYSPARK_PYTHON := $(PY)
 export PYSPARK_DRIVER_PYTHON := $(PY)
 
-.PHONY: help setup up down status topic demo serve test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi
+.PHONY: help setup up down status topic demo serve test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi cluster-up cluster-down cluster-env chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -33,8 +33,21 @@ up: setup ## start Kafka (KRaft), HDFS NameNode and DataNode, wait until they an
 down: ## stop the stack (and the landing service)
 	$(STACK) down
 
-status: ## show each service of the stack
+status: ## show each node of the stack, and of the cluster topology when it runs
 	$(STACK) status
+
+cluster-up: setup ## start the cluster topology: 3 Kafka brokers, NameNode + 3 DataNodes, Spark master + 2 workers; create the topic
+	$(STACK) --topology cluster up
+	$(STACK) --topology cluster topic
+
+cluster-down: ## stop the cluster topology (and its landing service)
+	$(STACK) --topology cluster down
+
+cluster-env: ## print `export` lines that point clients and Spark jobs at the cluster topology
+	@$(STACK) --topology cluster env
+
+chaos: $(VENV)/.installed ## fault cases against the running cluster topology (make cluster-up): docs/reliability.md
+	$(PY) -m chaos $(CHAOS_ARGS)
 
 topic: ## create the `events` topic if it is missing
 	$(STACK) topic
@@ -46,10 +59,10 @@ serve: $(VENV)/.installed ## run the ingest service in the foreground as in prod
 	QUESTLOG_ENV=$${QUESTLOG_ENV:-production} QUESTLOG_SEED_ROUTES=$${QUESTLOG_SEED_ROUTES:-key} \
 		$(VENV)/bin/gunicorn -c ingest/gunicorn.conf.py "ingest:create_app()"
 
-stream: up ## run the landing job as a background service (micro-batches; logs each batch)
+stream: up ## run the landing job as a supervised background service (restarts it with back-off)
 	$(STACK) stream start
 
-stream-status: ## is the landing service running, and its latest batch
+stream-status: ## the landing service: running or waiting to restart, restarts, last exit, latest batch
 	$(STACK) stream status
 
 stream-stop: ## stop the landing service

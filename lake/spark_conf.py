@@ -50,6 +50,9 @@ def spark_defaults(settings: LakeSettings) -> str:
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.stack_dir / 'data'}",
+        # Writers choose a file's replication: the single stack has one DataNode (the cluster
+        # topology writes its own value, stack/spark_conf.py).
+        "spark.hadoop.dfs.replication": "1",
         # The lake is on HDFS; small local runs need no Spark UI.
         "spark.ui.enabled": "false",
     }

@@ -102,7 +102,7 @@ def consumer_lag(progress) -> dict[str, int]:
     """Offsets per topic that Kafka has and the batch did not read."""
     lag = {}
     for source in progress.sources:
-        # A batch replayed after a crash reports its latest offset as JSON null.
+        # A batch replayed from the checkpoint (after a crash) reports latestOffset "null".
         latest = json.loads(source.latestOffset or "{}") or {}
         end = json.loads(source.endOffset or "{}") or {}
         for topic, partitions in latest.items():

@@ -26,7 +26,9 @@ from packaging.requirements import Requirement
 
 from ingest.settings import IngestSettings
 from lake.settings import LakeSettings
-from stack.manager import StackSettings, read_versions
+from stack.jars import read_versions
+from stack.services import HDFS_CLUSTER_ID
+from stack.settings import StackSettings, env_variable_names
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -116,16 +118,23 @@ def test_long_running_services_start_only_after_what_they_need_is_healthy(servic
             assert condition["condition"] == expected, f"{name} -> {needed}"
 
 
-def test_kafka_and_hdfs_keep_their_data_in_named_volumes():
+def test_kafka_and_hdfs_keep_their_data_in_named_volumes(services):
     raw = yaml.safe_load(COMPOSE_FILE.read_text())
     named = set(raw["volumes"])
-    mounts = {name: raw["services"][name]["volumes"] for name in ("kafka", "namenode", "datanode")}
-    log_dir = raw["services"]["kafka"]["environment"]["KAFKA_LOG_DIRS"]
-    assert mounts["kafka"] == [f"kafka-data:{log_dir}"]
-    for name in ("namenode", "datanode"):
-        source, target = mounts[name][0].split(":")
-        assert source in named and target == "/data"
-    hadoop_env = raw["services"]["namenode"]["environment"]
+    sources = []
+    for name in nodes(services, "kafka"):
+        log_dir = services[name]["environment"]["KAFKA_LOG_DIRS"]
+        (mount,) = raw["services"][name]["volumes"]
+        source, target = mount.split(":")
+        assert source in named and target == log_dir, name
+        sources.append(source)
+    for name in ["namenode", *nodes(services, "datanode")]:
+        (mount,) = raw["services"][name]["volumes"]
+        source, target = mount.split(":")
+        assert source in named and target == "/data", name
+        sources.append(source)
+    assert len(set(sources)) == len(sources), "two nodes share a volume"
+    hadoop_env = services["namenode"]["environment"]
     assert hadoop_env["HDFS-SITE.XML_dfs.namenode.name.dir"].startswith("file:///data/")
     assert hadoop_env["HDFS-SITE.XML_dfs.datanode.data.dir"].startswith("file:///data/")
 
@@ -134,9 +143,12 @@ def test_images_carry_the_versions_of_stack_versions_env(services):
     versions = read_versions()
     spark_tag = f"{versions['SPARK_VERSION']}-scala{versions['SCALA_BINARY_VERSION']}-java"
     images = {name: service["image"] for name, service in services.items() if "image" in service}
-    assert images["kafka"] == images["kafka-topics"] == f"apache/kafka:{versions['KAFKA_VERSION']}"
-    assert images["namenode"] == images["datanode"] == f"apache/hadoop:{versions['HADOOP_VERSION']}"
-    assert images["spark-master"] == images["spark-worker"]
+    for name in [*nodes(services, "kafka"), "kafka-topics"]:
+        assert images[name] == f"apache/kafka:{versions['KAFKA_VERSION']}", name
+    for name in ["namenode", *nodes(services, "datanode")]:
+        assert images[name] == f"apache/hadoop:{versions['HADOOP_VERSION']}", name
+    for name in nodes(services, "spark-worker"):
+        assert images[name] == images["spark-master"], name
     assert images["spark-master"].startswith(f"apache/spark:{spark_tag}")
     for name, image in images.items():
         assert ":" in image and not image.endswith(":latest"), f"{name}: {image} is not pinned"
@@ -206,8 +218,8 @@ def known_setting_names() -> set[str]:
         for settings in (LakeSettings, IngestSettings)
         for field in fields(settings)
     }
-    for source in (REPO / "stack" / "manager.py", GUNICORN_CONF):
-        names |= set(re.findall(r"QUESTLOG_[A-Z_]+[A-Z]", source.read_text()))
+    names |= env_variable_names()
+    names |= set(re.findall(r"QUESTLOG_[A-Z_]+[A-Z]", GUNICORN_CONF.read_text()))
     return names
 
 
@@ -233,7 +245,8 @@ def test_settings_objects_build_from_the_compose_environment(services):
         environ = {**questlog_env(services[name]), "QUESTLOG_API_KEYS": "k"}
         lake = LakeSettings.from_env(environ)
         ingest = IngestSettings.from_env(environ)
-        assert lake.kafka_bootstrap == ingest.kafka_bootstrap == "kafka:9092", name
+        brokers = ",".join(f"{broker}:9092" for broker in nodes(services, "kafka"))
+        assert lake.kafka_bootstrap == ingest.kafka_bootstrap == brokers, name
         assert lake.lake_root == ingest.lake_root, name
         assert lake.webhdfs_url == ingest.webhdfs_url, name
         # The topic and the lake's layout are those of the local stack; only hosts differ.
@@ -254,13 +267,16 @@ def test_compose_runs_the_ingest_in_production_mode_refusing_to_start_without_ke
 def test_containers_listen_on_the_ports_of_the_local_stack(services):
     stack = StackSettings.from_env({})
     lake = LakeSettings.from_env(questlog_env(services["streaming"]))
-    kafka = services["kafka"]["environment"]
     hadoop = services["namenode"]["environment"]
-
-    listeners = dict(listener.split("://") for listener in kafka["KAFKA_LISTENERS"].split(","))
-    assert url_port(listeners["PLAINTEXT"]) == stack.kafka_port == url_port(lake.kafka_bootstrap)
-    assert url_port(listeners["CONTROLLER"]) == stack.kafka_controller_port
-    assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"].endswith(f":{stack.kafka_controller_port}")
+    for name in nodes(services, "kafka"):
+        kafka = services[name]["environment"]
+        listeners = dict(item.split("://") for item in kafka["KAFKA_LISTENERS"].split(","))
+        assert url_port(listeners["PLAINTEXT"]) == stack.kafka_port
+        assert url_port(listeners["CONTROLLER"]) == stack.kafka_controller_port
+        for voter in kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(","):
+            assert voter.endswith(f":{stack.kafka_controller_port}")
+    for broker in lake.kafka_bootstrap.split(","):
+        assert url_port(broker) == stack.kafka_port
 
     default_fs = hadoop["CORE-SITE.XML_fs.defaultFS"]
     assert url_port(default_fs) == stack.hdfs_port == url_port(lake.lake_root)
@@ -284,6 +300,108 @@ def test_topic_is_created_as_the_local_stack_creates_it(services):
     script = " ".join(services["kafka-topics"]["command"]).replace("$$", "$")
     for variable in ("QUESTLOG_KAFKA_BOOTSTRAP", "QUESTLOG_TOPIC", "QUESTLOG_TOPIC_PARTITIONS"):
         assert f'"${variable}"' in script
+
+
+# ---------------------------------------------------------------- the cluster topology
+
+
+def nodes(services: dict[str, dict], kind: str) -> list[str]:
+    """The numbered services of a kind (kafka-1, kafka-2, ...), in order."""
+    return sorted(name for name in services if re.fullmatch(rf"{kind}-\d+", name))
+
+
+@pytest.fixture(scope="module")
+def cluster() -> StackSettings:
+    return StackSettings.from_env({}, topology="cluster")
+
+
+def host_ports(service: dict) -> dict[int, int]:
+    """Published ports: container port -> host port."""
+    published = {}
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            published[int(port["target"])] = int(port["published"])
+        else:
+            *_, host, container = str(port).split(":")
+            published[int(container.split("/")[0])] = int(host)
+    return published
+
+
+def submit_conf(command: list[str]) -> dict[str, str]:
+    """The --conf key=value pairs of a spark-submit command line."""
+    return dict(command[i + 1].split("=", 1) for i, word in enumerate(command) if word == "--conf")
+
+
+def test_compose_runs_the_brokers_of_the_cluster_topology(services, cluster):
+    brokers = nodes(services, "kafka")
+    assert len(brokers) == cluster.brokers
+    for index, name in enumerate(brokers, start=1):
+        kafka = services[name]["environment"]
+        assert kafka["KAFKA_NODE_ID"] == str(index)
+        voters = kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+        assert [voter.split("@")[0] for voter in voters] == [str(i) for i in cluster.broker_ids]
+        for key in ("DEFAULT_REPLICATION_FACTOR", "OFFSETS_TOPIC_REPLICATION_FACTOR",
+                    "TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+                    "SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR"):  # fmt: skip
+            assert int(kafka[f"KAFKA_{key}"]) == cluster.brokers, (name, key)
+        for key in ("MIN_INSYNC_REPLICAS", "TRANSACTION_STATE_LOG_MIN_ISR",
+                    "SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR"):  # fmt: skip
+            assert int(kafka[f"KAFKA_{key}"]) == cluster.min_insync_replicas, (name, key)
+        # Tools on this machine reach broker i where the local cluster topology has it.
+        assert host_ports(services[name]) == {9094: cluster.broker_port(index)}
+        assert f"localhost:{cluster.broker_port(index)}" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_topic_is_created_with_the_cluster_topologys_replication(services, cluster):
+    script = " ".join(services["kafka-topics"]["command"])
+    assert f"--replication-factor {cluster.brokers}" in script
+    assert f"--config min.insync.replicas={cluster.min_insync_replicas}" in script
+    for name in nodes(services, "kafka"):
+        assert services["kafka-topics"]["depends_on"][name]["condition"] == "service_healthy"
+
+
+def test_compose_runs_the_hdfs_of_the_cluster_topology(services, cluster):
+    datanodes = nodes(services, "datanode")
+    assert len(datanodes) == cluster.datanodes
+    for name in ["namenode", *datanodes]:
+        environment = services[name]["environment"]
+        assert int(environment["HDFS-SITE.XML_dfs.replication"]) == cluster.dfs_replication
+        # The image's start script opens /data to its own user: no root needed.
+        assert "user" not in services[name], name
+    for name in datanodes:
+        assert services[name]["hostname"] == name
+        assert services[name]["environment"]["HDFS-SITE.XML_dfs.datanode.hostname"] == name
+        # Live at the NameNode, not merely up.
+        assert "dfsadmin -report -live" in services[name]["healthcheck"]["test"]
+    namenode = services["namenode"]["environment"]
+    assert namenode["ENSURE_NAMENODE_CLUSTERID"] == HDFS_CLUSTER_ID
+    single = StackSettings.from_env({})
+    assert host_ports(services["namenode"]) == {single.webhdfs_port: cluster.webhdfs_port}
+
+
+def test_spark_writers_use_the_cluster_topologys_replication(services, cluster):
+    for name in ("streaming", "marts"):
+        command = services[name].get("entrypoint", []) + services[name]["command"]
+        assert submit_conf(command)["spark.hadoop.dfs.replication"] == str(cluster.dfs_replication)
+
+
+def test_compose_runs_the_spark_workers_of_the_cluster_topology(services, cluster):
+    workers = nodes(services, "spark-worker")
+    assert len(workers) == cluster.spark_workers
+    for name in workers:
+        command = " ".join(services[name]["command"])
+        assert f"--cores {cluster.worker_cores}" in command
+        assert f"--memory {cluster.worker_memory}" in command
+        assert services[name]["hostname"] == name
+        # Registered with the master, not merely up.
+        assert "spark-master:8080/json/" in services[name]["healthcheck"]["test"]
+    assert host_ports(services["spark-master"]) == {8080: cluster.spark_ui_port}
+
+
+def test_notebook_follows_the_jupyter_images_uid_convention(services):
+    jupyter = services["jupyter"]
+    assert jupyter["user"] == "root"
+    assert {"NB_UID", "NB_GID"} <= set(jupyter["environment"])
 
 
 # ---------------------------------------------------------------- Dockerfile

@@ -1,0 +1,181 @@
+"""The fault cases: each one function that runs load, injects one fault and measures recovery.
+
+Every case starts `case.load`, lets it run, injects its fault, restores what it broke and
+sets `case.recovery_s`; landing, the audit and the reconciliation follow in harness.finish.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from chaos.harness import Case, CaseFailed
+from chaos.load import Load
+
+WARM_UP_S = 8
+OUTAGE_S = 8
+AFTER_S = 10
+
+
+def start_load(case: Case, clients: int = 8) -> Load:
+    """Load from `clients` simulated clients, warmed up until the first batches are in.
+    Started again, it adds to the record of the case's earlier load (another seed)."""
+    earlier = case.load.record if case.load else None
+    seed = 7 + (len(earlier.sent) if earlier else 0)
+    case.load = Load(case.url, clients=clients, seed=seed, record=earlier).__enter__()
+    case.wait_for(lambda: len(case.load.record.accepted) > 0, "first acknowledged events", 60)
+    time.sleep(WARM_UP_S)
+    return case.load
+
+
+def ingest_recovery(case: Case, fault_at: float) -> float:
+    """Seconds from the fault until clients last saw a failure turn into a 202 (0: none)."""
+    recovered = case.load.record.recovered_at(fault_at)
+    return 0.0 if recovered is None else recovered - fault_at
+
+
+def broker_kill(case: Case) -> None:
+    """kill -9 the leader of the busiest partition under load; restart it 8 s later."""
+    start_load(case)
+    node = case.busiest_leader()
+    fault_at = time.monotonic()
+    case.signal(node, signal.SIGKILL)
+    time.sleep(OUTAGE_S)
+    case.note(f"{node} answers again {case.restart(node):.1f} s after its restart")
+    time.sleep(AFTER_S)
+    case.load.stop()
+    case.recovery_s = ingest_recovery(case, fault_at)
+
+
+def broker_stop(case: Case) -> None:
+    """SIGSTOP the leader of the busiest partition for 10 s (slow, not dead), then SIGCONT."""
+    start_load(case)
+    node = case.busiest_leader()
+    fault_at = time.monotonic()
+    case.signal(node, signal.SIGSTOP)
+    time.sleep(10)
+    case.signal(node, signal.SIGCONT)
+    time.sleep(AFTER_S)
+    case.load.stop()
+    case.recovery_s = ingest_recovery(case, fault_at)
+
+
+def gunicorn_worker_kill(case: Case) -> None:
+    """kill -9 one gunicorn worker under load; the master starts another."""
+    start_load(case)
+    workers = case.gunicorn_workers()
+    fault_at = time.monotonic()
+    case.kill_pid(workers[0], signal.SIGKILL, "gunicorn worker")
+    case.wait_for(lambda: len(case.gunicorn_workers()) == len(workers), "a new worker", 60)
+    time.sleep(AFTER_S)
+    case.load.stop()
+    case.recovery_s = ingest_recovery(case, fault_at)
+
+
+def landing_driver_kill(case: Case) -> None:
+    """kill -9 the landing driver's process group in the middle of a batch write; rerun it."""
+    start_load(case)
+    time.sleep(10)
+    case.load.stop()
+    landing = case.start_landing()
+    case.wait_for(lambda: case.batch_in_flight() or landing.poll() is not None, "a batch", 300)
+    if landing.poll() is not None:
+        raise CaseFailed(f"landing ended ({landing.returncode}) before a batch was in flight")
+    killed_at = time.monotonic()
+    case.kill_group(landing.pid, "landing driver (batch planned, not committed)")
+    landing.wait()
+    case.note(f"rerun landed the rest in {case.land():.0f} s")
+    case.landed = True
+    case.recovery_s = time.monotonic() - killed_at
+
+
+def datanode_kill(case: Case) -> None:
+    """kill -9 a DataNode while the landing job writes a batch; restart it 8 s later."""
+    start_load(case)
+    landing = case.start_landing()
+    case.wait_for(lambda: case.batch_in_flight() or landing.poll() is not None, "a batch", 300)
+    fault_at = time.monotonic()
+    case.signal("datanode-2", signal.SIGKILL)
+    time.sleep(OUTAGE_S)
+    case.note(f"datanode-2 answers again {case.restart('datanode-2'):.1f} s after its restart")
+    code = landing.wait()
+    case.note(f"the landing run under way exited {code}")
+    case.load.stop()
+    # The run under way stopped at the offsets it saw at its start; this lands the rest.
+    case.note(f"a second run landed the rest in {case.land():.0f} s")
+    case.landed = True
+    case.recovery_s = time.monotonic() - fault_at
+
+
+def namenode_restart(case: Case) -> None:
+    """Restart the NameNode while the supervised landing service runs; it must catch up."""
+    start_load(case)
+    before = case.landing_batches()
+    case.start_landing_service()
+    try:
+        case.wait_for(lambda: case.landing_batches() > before, "a first landed batch", 900)
+        fault_at = time.monotonic()
+        case.stop_node("namenode")
+        case.note(f"namenode answers again {case.restart('namenode'):.1f} s after its restart")
+        batches = case.landing_batches()
+        case.wait_for(lambda: case.landing_batches() > batches, "a batch after the restart", 900)
+        case.recovery_s = time.monotonic() - fault_at
+        case.note(f"supervisor: {case.supervisor_state()}")
+        case.load.stop()
+    finally:
+        case.stop_landing_service()
+
+
+def spark_worker_kill(case: Case) -> None:
+    """kill -9 a Spark worker while a mart runs on it; the mart must finish on the other."""
+    start_load(case)
+    time.sleep(10)
+    case.load.stop()
+    case.land()
+    case.landed = True
+    mart = case.start_job("jobs/player_purchases.py", "--no-tables")
+    case.wait_for(lambda: case.worker_executors(1) > 0 or mart.poll() is not None, "an executor")
+    fault_at = time.monotonic()
+    case.signal("spark-worker-1", signal.SIGKILL)
+    code = mart.wait()
+    case.recovery_s = time.monotonic() - fault_at
+    case.note(f"the mart exited {code} {case.recovery_s:.0f} s after the kill")
+    case.note(
+        f"spark-worker-1 answers again {case.restart('spark-worker-1'):.1f} s after its restart"
+    )
+    if code != 0:
+        raise CaseFailed(f"the mart failed after losing a worker (exit {code})")
+
+
+def retention(case: Case) -> None:
+    """Retention removes offsets landing has not read: landing stops and names them."""
+    start_load(case)
+    time.sleep(5)
+    case.load.stop()
+    case.land()
+    start_load(case)
+    time.sleep(5)
+    case.load.stop()
+    removed = case.delete_unread_records(partition=0)
+    landing = case.spark_submit("streaming/land_events.py", "--until-caught-up")
+    output = landing.stdout + landing.stderr
+    named = f"{case.topic}-0" in output or "partition 0" in output
+    case.note(f"landing exited {landing.returncode}; names partition 0: {named}")
+    if landing.returncode == 0 or not named:
+        raise CaseFailed(f"landing did not stop naming the removed offsets:\n{output[-2000:]}")
+    # An operator accepts the loss explicitly; the audit then reports it as a gap.
+    case.landing_args = ["--fail-on-data-loss", "false"]
+    case.expected_lost = removed
+    case.expect_gaps = True
+
+
+CASES = {
+    "broker-kill": broker_kill,
+    "broker-stop": broker_stop,
+    "landing-driver-kill": landing_driver_kill,
+    "gunicorn-worker-kill": gunicorn_worker_kill,
+    "datanode-kill": datanode_kill,
+    "namenode-restart": namenode_restart,
+    "spark-worker-kill": spark_worker_kill,
+    "retention": retention,
+}

@@ -1,0 +1,43 @@
+"""Exact reconciliation: `spark-submit chaos/reconcile_job.py <accepted ids file>`.
+
+Reads the event_ids the ingest service answered 202 for (one per line, a local file) and the
+lake through lake.io.read_events, and prints one JSON line: how many were acknowledged, how
+many rows landed, how many acknowledged ids are missing, and how many ids landed more than
+once. Exits 1 unless both of the last two are 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from lake.io import read_events
+from lake.session import spark_session
+from lake.settings import LakeSettings
+
+
+def main(argv: list[str]) -> int:
+    settings = LakeSettings.from_env()
+    accepted_file = Path(argv[0]).resolve()
+    spark = spark_session("questlog-chaos-reconcile", settings)
+    accepted = spark.read.text(f"file://{accepted_file}").select(F.col("value").alias("event_id"))
+    landed = read_events(spark, settings.events_path).select("event_id")
+    counts = landed.groupBy("event_id").count().cache()
+    result = {
+        "acknowledged": accepted.distinct().count(),
+        "landed_rows": landed.count(),
+        "lost": accepted.join(counts, "event_id", "left_anti").distinct().count(),
+        "landed_twice": counts.where(F.col("count") > 1).count(),
+    }
+    missing = accepted.join(counts, "event_id", "left_anti").limit(5).collect()
+    result["lost_examples"] = [row.event_id for row in missing]
+    print("RECONCILE " + json.dumps(result), flush=True)
+    spark.stop()
+    return 0 if result["lost"] == 0 and result["landed_twice"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,107 @@
+"""Running one case: open its topic, lake and ingest service, let the case function inject its
+fault, then land, audit and reconcile every acknowledged event_id (see chaos.harness)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from chaos.harness import Case, CaseFailed, CaseResult
+from stack.ingest_process import ingest_server
+from stack.settings import StackSettings
+from stack.topics import create_topic
+
+
+@contextlib.contextmanager
+def open_case(name: str, settings: StackSettings, work_dir: Path, port: int) -> Iterator[Case]:
+    """A topic (a replica per broker) and a lake folder of the case's own, and an ingest service."""
+    suffix = uuid.uuid4().hex[:6]
+    topic = f"chaos-{name}-{suffix}"
+    create_topic(settings, topic, settings.topic_partitions)
+    lake_root = f"{settings.hdfs_url}/chaos/{name}-{suffix}"
+    env = {
+        **settings.client_environment(),
+        "QUESTLOG_TOPIC": topic,
+        "QUESTLOG_LAKE_ROOT": lake_root,
+    }
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with ingest_server(port, env=env, log_path=work_dir / f"{name}-ingest.log") as url:
+        yield Case(name, settings, topic, lake_root, url, work_dir)
+
+
+def load_figures(case: Case, result: CaseResult) -> None:
+    """What the clients saw: sent, acknowledged, 503s, errors, the longest 503 window."""
+    record = case.load.record
+    result.sent, result.acknowledged = len(record.sent), len(record.accepted)
+    result.http_503, result.errors = record.count("503"), record.count("error")
+    result.longest_503_s = round(record.longest_window("503"), 1)
+    if record.given_up:
+        case.note(f"{record.given_up} events never acknowledged (clients gave up after 120 s)")
+    for crash in record.crashes:
+        case.note(f"load crashed: {crash}")
+
+
+def finish(case: Case, result: CaseResult) -> CaseResult:
+    """Land what is left, run the audit, and reconcile every acknowledged event_id."""
+    record = case.load.record
+    if not case.landed:
+        case.land()
+    audit = case.spark_submit("streaming/audit.py")
+    result.audit = "complete" if audit.returncode == 0 else "GAPS"
+    if audit.returncode != 0:
+        case.note(f"audit: {(audit.stdout + audit.stderr)[-1500:]}")
+    accepted_file = case.work_dir / f"{case.name}-accepted.txt"
+    accepted_file.write_text("".join(f"{event_id}\n" for event_id in sorted(record.accepted)))
+    reconciled = case.spark_submit("chaos/reconcile_job.py", str(accepted_file))
+    line = next((x for x in reconciled.stdout.splitlines() if x.startswith("RECONCILE ")), None)
+    if line is None:
+        raise CaseFailed(f"reconciliation failed:\n{reconciled.stderr[-3000:]}")
+    figures = json.loads(line.removeprefix("RECONCILE "))
+    result.lost, result.landed_twice = figures["lost"], figures["landed_twice"]
+    if figures["lost"]:
+        case.note(f"lost, e.g. {figures['lost_examples']}")
+    audit_as_expected = result.audit == ("GAPS" if case.expect_gaps else "complete")
+    result.passed = (
+        result.lost == case.expected_lost and result.landed_twice == 0 and audit_as_expected
+    )
+    if case.expected_lost:
+        case.note(f"{case.expected_lost} acknowledged events removed by retention before landing")
+    return result
+
+
+def run_case(
+    name: str, body: Callable[[Case], None], settings: StackSettings, work_dir: Path, port: int
+) -> CaseResult:
+    """Open the case, let `body` run load and fault, then finish; a crash becomes a failed row."""
+    result = CaseResult(name, settings.topology)
+    started = time.monotonic()
+    print(f"case {name} ({settings.topology})", flush=True)
+    try:
+        with open_case(name, settings, work_dir, port) as case:
+            try:
+                body(case)
+                case.load.stop()
+                load_figures(case, result)
+                result.recovery_s = None if case.recovery_s is None else round(case.recovery_s, 1)
+                finish(case, result)
+            finally:
+                if case.load is not None:
+                    case.load.stop()
+                    if not result.sent:
+                        load_figures(case, result)
+                result.notes = case.notes
+    except Exception as error:  # noqa: BLE001 - any crash is a failed row, the suite goes on
+        result.notes.append(f"FAILED: {error}")
+        print(f"  [{name}] FAILED: {error}", file=sys.stderr, flush=True)
+    print(
+        f"  [{name}] {'passed' if result.passed else 'FAILED'} "
+        f"in {time.monotonic() - started:.0f} s: "
+        f"{json.dumps({k: v for k, v in result.__dict__.items() if k != 'notes'})}",
+        flush=True,
+    )
+    return result
