@@ -10,7 +10,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -534,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated, of {', '.join(STAGES)} (default: all); the doc is written only "
         "for a full run of all of them",
     )
+    parser.add_argument(
+        "--spark-repeats", type=int, help="repeats of each Spark run (default: the mode's)"
+    )
     args = parser.parse_args(argv)
     stages = tuple(s for s in args.stages.split(",") if s)
     unknown = set(stages) - set(STAGES)
@@ -541,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown stages: {', '.join(sorted(unknown))}")
     mode_name = "quick" if args.quick else "full"
     mode = MODES[mode_name]
+    if args.spark_repeats:
+        mode = replace(mode, spark_repeats=args.spark_repeats)
     started = time.monotonic()
     now = datetime.now(UTC)
     run_id = now.strftime("%Y%m%d-%H%M%S")
