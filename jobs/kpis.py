@@ -235,4 +235,3 @@ def spender_segments(events: DataFrame, currency: str = SHOP_CURRENCY) -> DataFr
         "segment",
         F.when(total > 0, in_segment / total).alias("segment_revenue_share"),
     )
-

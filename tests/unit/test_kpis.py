@@ -1,3 +1,4 @@
+from collections import Counter
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -159,13 +160,12 @@ def test_spender_segments_rank_payers_and_share_revenue_by_tier(spark):
 
 def test_spender_tiers_hold_one_and_nine_percent_of_payers_and_ties_share_a_rank(spark):
     start = at(1, 0)
-    rows = [buy(f"p{i:03d}", start + timedelta(minutes=i), "sword", float(i)) for i in range(1, 201)]
+    rows = [buy(f"p{i:03d}", start + timedelta(minutes=i), "horse", i * 1.0) for i in range(1, 201)]
     rows.append(buy("twin", start, "sword", 200.0))  # ties with p200 for the top
     rows.append(event("free", start, "session_start", "s"))
-    segments = {r.player_id: r for r in spender_segments(spark.createDataFrame(rows, EVENTS)).collect()}
-    counts = {}
-    for row in segments.values():
-        counts[row.segment] = counts.get(row.segment, 0) + 1
+    segments = spender_segments(spark.createDataFrame(rows, EVENTS)).collect()
+    counts = Counter(r.segment for r in segments)
+    segments = {r.player_id: r for r in segments}
     # 201 payers: ceil(2.01) = 3 whales, ranks up to ceil(20.1) = 21 are dolphins
     assert counts == {"whale": 3, "dolphin": 18, "minnow": 180, "non_payer": 1}
     assert segments["p200"].spend_rank == segments["twin"].spend_rank == 1
