@@ -69,7 +69,7 @@ def _iso(ts: datetime) -> str:
 
 
 def _event(rng, player, event_type, ts, session_id, properties=None) -> dict:
-    return {
+    event = {
         "event_id": _event_id(rng),
         "event_type": event_type,
         "schema_version": 1,
@@ -78,6 +78,9 @@ def _event(rng, player, event_type, ts, session_id, properties=None) -> dict:
         "client_ts": _iso(ts),
         "properties": properties or {},
     }
+    if session_id is None:  # outside any session: the field is left out, as the API wants
+        del event["session_id"]
+    return event
 
 
 def _purchase(rng, player, ts, session_id) -> dict:

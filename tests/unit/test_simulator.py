@@ -2,6 +2,7 @@ import random
 from collections import Counter
 from datetime import date, datetime, timedelta
 
+from events.envelope import validate
 from simulator.players import make_players, simulate
 
 FIRST_DAY = date(2026, 10, 1)
@@ -66,3 +67,9 @@ def test_sessions_cross_midnight_but_not_past_the_last_day_and_some_buy_outside_
     buyers = {e["player_id"] for e in events if e["event_type"] == "purchase"}
     players_in_sessions = {e["player_id"] for e in events if e["event_type"] == "session_start"}
     assert buyers - players_in_sessions
+
+
+def test_every_simulated_event_is_valid_for_the_api():
+    events = list(simulate(300, 10, 7, FIRST_DAY))
+    problems = [p for i, e in enumerate(events) for p in validate(e, i)]
+    assert problems == []
