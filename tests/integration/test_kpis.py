@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import os
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+import requests
 
 from jobs.entry import MARTS
 from lake.io import read_mart
@@ -198,3 +200,37 @@ def test_every_mart_is_a_sql_table_found_by_name(spark, kpis):
     assert set(counts) == set(MARTS)
     assert int(counts["retention"]) == len(mart_frame(spark, kpis["env"], "retention"))
     assert all(int(count) > 0 for count in counts.values())
+
+
+def test_the_kpi_notebook_runs_top_to_bottom_with_its_plots(kpis, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "notebooks/render.py", "notebooks/kpis.ipynb", "--out-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env={**os.environ, **kpis["env"]},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tmp_path / "kpis.html").read_text()
+    assert html.count("data:image/png;base64") >= 4
+    for title in [
+        "Retention heatmap",
+        "LTV curves",
+        "ARPDAU and payer conversion",
+        "Revenue share",
+    ]:
+        assert title in html
+
+
+def test_the_player_endpoint_gives_a_players_segment_and_spend_rank(spark, kpis):
+    segments = mart_frame(spark, kpis["env"], "spender_segments")
+    whale = segments[segments.segment == "whale"].sort_values("spend_rank").iloc[0]
+    env = {**kpis["env"], "QUESTLOG_PLAYER_STATE_REFRESH_S": "0"}
+    with ingest_server(free_port(), env=env, log_path=kpis["work"] / "ingest2.log") as url:
+        player = requests.get(f"{url}/v1/players/{whale.player_id}", timeout=30).json()
+    assert player["spending"] == {
+        "segment": "whale",
+        "lifetime_spend": pytest.approx(whale.lifetime_spend),
+        "spend_rank": 1,
+    }
