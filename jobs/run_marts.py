@@ -39,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown mart(s): {', '.join(unknown)}")
 
     spark = spark_session("questlog-marts", settings, catalog=not args.no_tables)
-    events = read_events(spark, args.events).persist(StorageLevel.MEMORY_AND_DISK)
+    # As many partitions as cores: the table's many small files (one per day and event type
+    # and landing batch) would otherwise make every mart's scans a task per file.
+    parallelism = spark.sparkContext.defaultParallelism
+    events = read_events(spark, args.events).coalesce(parallelism)
+    events = events.persist(StorageLevel.MEMORY_AND_DISK)
     for name in names:
         started = time.perf_counter()
         out = settings.mart_path(name)

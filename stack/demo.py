@@ -73,8 +73,9 @@ def main() -> int:
     with step("create the topic as the seed did (kafka-topics --create --if-not-exists)"):
         run(*manager, "topic")
     log_path = REPO_ROOT / ".stack" / "logs" / "ingest.log"
-    with step("start the ingest service under gunicorn on :5000"):
-        server = ingest_server(5000, log_path=log_path)
+    port = int(os.environ.get("QUESTLOG_INGEST_BIND", "127.0.0.1:5000").rsplit(":", 1)[1])
+    with step(f"start the ingest service under gunicorn on :{port}"):
+        server = ingest_server(port, log_path=log_path)
         base_url = server.__enter__()
         if not os.environ.get("QUESTLOG_API_KEYS"):
             print(
