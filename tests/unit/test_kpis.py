@@ -5,8 +5,11 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
+from events.spark_schema import event_schema
 from jobs.kpis import cohort_ltv, daily_kpis, retention, spender_segments
-from tests.unit.test_player_purchases import PROPERTIES
+
+PROPERTIES_TYPE = event_schema()["properties"].dataType
+PROPERTIES = PROPERTIES_TYPE.simpleString()
 
 EVENTS = (
     "event_id string, event_type string, player_id string, session_id string, "
@@ -21,14 +24,15 @@ def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
 
 
 def event(player, ts, event_type, session=None, item=None, price=None, quantity=1, currency="gold"):
-    properties = Row(
-        item=item,
-        price=price,
-        currency=currency if item else None,
-        quantity=quantity if item else None,
-        guild_id=None,
-        level=2 if event_type == "level_up" else None,
-    )
+    given = {
+        "item": item,
+        "price": price,
+        "currency": currency if item else None,
+        "quantity": quantity if item else None,
+        "level": 2 if event_type == "level_up" else None,
+    }
+    # Every field the catalog defines, in its order; those not given are null.
+    properties = Row(**{name: given.get(name) for name in PROPERTIES_TYPE.fieldNames()})
     return Row(
         event_id=f"{player}-{ts.isoformat()}-{event_type}-{item}",
         event_type=event_type,
