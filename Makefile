@@ -10,7 +10,7 @@ export SPARK_CONF_DIR ?= $(CURDIR)/.stack/conf/spark
 export PYSPARK_PYTHON := $(PY)
 export PYSPARK_DRIVER_PYTHON := $(PY)
 
-.PHONY: help setup up down status topic demo serve test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi cluster-up cluster-down cluster-env chaos
+.PHONY: help setup up down status topic demo serve test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi cluster-up cluster-down cluster-env chaos notebook
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ bench: bench-setup ## every benchmark against the running stack, ~40 min: bench/
 
 bench-quick: bench-setup ## the benchmarks at small sizes, a few minutes: bench/results/<date>-quick.json
 	$(PY) -m bench --quick
+
+notebook: $(VENV)/.installed ## JupyterLab on localhost (QUESTLOG_JUPYTER_PORT, 8888) with the stack's settings: lake, Spark conf
+	$(PY) -m stack.notebook
 
 openapi: $(VENV)/.installed ## rebuild ingest/openapi.json from the event catalog
 	$(PY) -m ingest.openapi

@@ -139,6 +139,11 @@ def build() -> dict:
                         "purchases": {"type": "object"},
                         "guild_id": {"type": ["string", "null"]},
                         "unlocks": {"type": "array", "items": {"type": "string"}},
+                        "spending": {
+                            "type": ["object", "null"],
+                            "description": "segment, lifetime_spend and spend_rank from the "
+                            "spender_segments mart (null until it is computed)",
+                        },
                         "computed_at": {"type": ["string", "null"]},
                         "state_age_s": {
                             "type": "number",

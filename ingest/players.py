@@ -1,7 +1,8 @@
 """Player state for the game, read from the latest marts: no Spark job per request.
 
-`player_inventory` and `player_purchases` are read into memory (`MartFiles.table`: the
-newest version of each mart's Delta table, through delta-rs) by a background thread, again
+`player_inventory`, `player_purchases` and `spender_segments` are read into memory
+(`MartFiles.table`: the newest version of each mart's Delta table, through delta-rs) by a
+background thread, again
 every `player_state_refresh_s`; requests are answered from the last state read, with its age.
 """
 
@@ -18,15 +19,18 @@ from werkzeug.exceptions import ServiceUnavailable
 from events.catalog import GUILD_UNLOCK, UNLOCKS
 from lake.files import MartFiles
 
-MARTS = ("player_inventory", "player_purchases")
+MARTS = ("player_inventory", "player_purchases", "spender_segments")
+SPENDING = ("segment", "lifetime_spend", "spend_rank")
 
 
 def _iso(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def player_view(inventory: dict | None, purchases: dict | None) -> dict:
-    """What the game gets for one player: what they own, what they bought, what it unlocks."""
+def player_view(
+    inventory: dict | None, purchases: dict | None, segment: dict | None = None
+) -> dict:
+    """What the game gets for one player: what they own, bought and unlock, how they spend."""
     owned = {
         item["item"]: {"quantity": item["quantity"], "since": _iso(item["since"])}
         for item in (inventory or {}).get("items") or []
@@ -50,6 +54,7 @@ def player_view(inventory: dict | None, purchases: dict | None) -> dict:
         "guild_id": guild_id,
         "unlocks": unlocks,
         "purchases": summary,
+        "spending": {key: segment[key] for key in SPENDING} if segment else None,
         "computed_at": _iso(computed),
     }
 
@@ -97,9 +102,11 @@ class PlayerState:
 
     def _read(self) -> None:
         try:
-            inventory, purchases = (self._rows_by_player(mart) for mart in MARTS)
+            inventory, purchases, segments = (self._rows_by_player(mart) for mart in MARTS)
             players = {
-                player_id: player_view(inventory.get(player_id), purchases.get(player_id))
+                player_id: player_view(
+                    inventory.get(player_id), purchases.get(player_id), segments.get(player_id)
+                )
                 for player_id in inventory.keys() | purchases.keys()
             }
             with self._lock:

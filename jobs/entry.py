@@ -6,15 +6,20 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import marts
+from jobs import kpis, marts
 from lake.io import read_events, read_mart, register_table, table_version, write_mart
 from lake.session import spark_session
 from lake.settings import LakeSettings
+
+
+def utc_today() -> date:
+    """The first day not over yet: retention and LTV cells wait until their day is before it."""
+    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,34 @@ MARTS = {
         daily=False,
         description="per player: the items owned now and since when, and guild membership",
         order_by=("player_id",),
+    ),
+    "daily_kpis": Mart(
+        kpis.daily_kpis,
+        daily=True,
+        description="per UTC day: DAU, new and paying players, payer conversion, revenue, "
+        "ARPDAU, ARPPU, sessions per DAU, average session length",
+        order_by=("event_date DESC",),
+    ),
+    "retention": Mart(
+        lambda events: kpis.retention(events, utc_today()),
+        daily=False,
+        description="per install cohort: its size and the share active on day 1, 7, 14 and 30 "
+        "(empty until that day is over)",
+        order_by=("cohort_date DESC",),
+    ),
+    "cohort_ltv": Mart(
+        lambda events: kpis.cohort_ltv(events, utc_today()),
+        daily=False,
+        description="per install cohort and day since install: cumulative revenue per "
+        "installed player",
+        order_by=("cohort_date DESC", "days_since_install"),
+    ),
+    "spender_segments": Mart(
+        kpis.spender_segments,
+        daily=False,
+        description="per player: lifetime spend, spend rank, segment (whale, dolphin, minnow, "
+        "non-payer) and the segment's share of revenue",
+        order_by=("spend_rank", "player_id"),
     ),
 }
 EVENTS_TABLE = "events"

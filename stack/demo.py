@@ -2,8 +2,8 @@
 
 Set-up, the stack (Kafka, HDFS), the topic, the ingest service under gunicorn, the seed's
 four curl requests, simulated players over HTTP, kcat reading the topic, the landing job,
-the marts and their SQL tables, the audit, the notebook. The stack is left running
-afterwards (`make down` stops it).
+every mart in one Spark session with their SQL tables, the audit, the notebooks. The stack
+is left running afterwards (`make down` stops it).
 """
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from jobs.entry import MARTS
 from lake.settings import LakeSettings
 from stack.ingest_process import ingest_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ("player_purchases", "kpis")
 VENV_BIN = Path(sys.executable).parent
 TIMES: list[tuple[str, float]] = []
 LAKE = LakeSettings.from_env()
+# Four weeks of install cohorts: client_ts older than 30 days would be dated when received.
+DEMO_DAYS = 28
 
 
 @contextmanager
@@ -69,8 +73,9 @@ def main() -> int:
     with step("create the topic as the seed did (kafka-topics --create --if-not-exists)"):
         run(*manager, "topic")
     log_path = REPO_ROOT / ".stack" / "logs" / "ingest.log"
-    with step("start the ingest service under gunicorn on :5000"):
-        server = ingest_server(5000, log_path=log_path)
+    port = int(os.environ.get("QUESTLOG_INGEST_BIND", "127.0.0.1:5000").rsplit(":", 1)[1])
+    with step(f"start the ingest service under gunicorn on :{port}"):
+        server = ingest_server(port, log_path=log_path)
         base_url = server.__enter__()
         if not os.environ.get("QUESTLOG_API_KEYS"):
             print(
@@ -90,9 +95,9 @@ def main() -> int:
                 "--url",
                 base_url,
                 "--players",
-                "40",
+                "300",
                 "--days",
-                "5",
+                str(DEMO_DAYS),
                 "--seed",
                 "7",
             )
@@ -106,17 +111,19 @@ def main() -> int:
         print("\n".join(lines[:5]) + f"\n    ... {len(lines)} messages on the topic")
     with step("land the topic in HDFS as Delta tables (spark-submit streaming/land_events.py)"):
         spark_submit("streaming/land_events.py", "--until-caught-up")
-    marts = ["player_purchases", "daily_item_sales", "daily_active_players", "player_inventory"]
-    for mart in marts:
-        with step(f"compute the {mart} mart (spark-submit jobs/{mart}.py)"):
-            spark_submit(f"jobs/{mart}.py", "--show", "8")
+    marts = list(MARTS)
+    with step(f"compute the {len(marts)} marts in one session (spark-submit jobs/run_marts.py)"):
+        spark_submit("jobs/run_marts.py")
     with step("audit: every Kafka offset landed, quarantined or a dropped duplicate"):
         spark_submit("streaming/audit.py", "--hours", "6")
-    with step("run the notebook top to bottom and render it to HTML"):
-        report = run(sys.executable, "notebooks/render.py").strip()
+    with step("run the notebooks top to bottom and render them to HTML"):
+        reports = [
+            run(sys.executable, "notebooks/render.py", f"notebooks/{name}.ipynb").strip()
+            for name in NOTEBOOKS
+        ]
     print("\nSQL tables (spark-sql -e 'SELECT * FROM player_purchases LIMIT 5'):")
     print("  events, quarantine, " + ", ".join(marts))
-    print(f"notebook rendered to: {report}")
+    print("notebooks rendered to: " + ", ".join(reports))
     print("\nwall time per step:")
     for title, elapsed in TIMES:
         print(f"  {elapsed:7.1f} s  {title}")

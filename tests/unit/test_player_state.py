@@ -9,7 +9,7 @@ from deltalake import write_deltalake
 from werkzeug.exceptions import ServiceUnavailable
 
 from ingest import create_app
-from ingest.players import MartFiles, PlayerState
+from ingest.players import MARTS, MartFiles, PlayerState
 from ingest.settings import IngestSettings
 
 T1 = datetime(2026, 11, 20, 10, 0)
@@ -169,10 +169,11 @@ def test_a_lake_that_hangs_later_leaves_the_last_state_served_with_its_age(lake)
         assert player["guild_id"] == "wolves"
         assert age_s == 100
     assert time.monotonic() - started < 1.0
-    eventually(lambda: hanging.calls == 3)  # one read hangs; no second one piles up
+    # the first read loads every mart, the next hangs on the first; no third one piles up
+    eventually(lambda: hanging.calls == len(MARTS) + 1)
     clock.now = 200
     state.lookup("ana")
-    assert hanging.calls == 3
+    assert hanging.calls == len(MARTS) + 1
     hanging.released.set()
 
 
@@ -229,3 +230,18 @@ def test_player_reads_are_rate_limited_per_key(lake, publisher):
 
 def test_a_lake_without_marts_yet_knows_no_player(tmp_path):
     assert state_of(tmp_path).lookup("ana") == (None, 0.0)
+
+
+def test_a_player_gets_their_segment_and_spend_rank_once_segments_are_computed(lake):
+    assert state_of(lake).lookup("ana")[0]["spending"] is None
+    segment = {
+        "player_id": "ana",
+        "lifetime_spend": 200.0,
+        "spend_rank": 1,
+        "segment": "whale",
+        "segment_revenue_share": 1.0,
+        "computed_at": T1,
+    }
+    write_version(lake, "spender_segments", [segment])
+    spending = state_of(lake).lookup("ana")[0]["spending"]
+    assert spending == {"segment": "whale", "lifetime_spend": 200.0, "spend_rank": 1}

@@ -1,0 +1,240 @@
+"""The KPI marts on simulator data: sent over HTTP, landed once, every mart in one session.
+
+Each KPI is computed again here with pandas from what the simulator sent, independently of
+`jobs/kpis.py`, and must give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+import requests
+
+from jobs.entry import MARTS
+from lake.io import read_mart
+from simulator.players import simulate
+from simulator.sender import Sender
+from stack.ingest_process import ingest_server
+from tests.integration.conftest import (
+    REPO_ROOT,
+    VENV_BIN,
+    free_port,
+    new_topic,
+    own_catalog_conf,
+    spark_submit,
+)
+
+DAYS = 10
+KPI_MARTS = ["daily_kpis", "retention", "cohort_ltv", "spender_segments"]
+
+
+@pytest.fixture(scope="module")
+def kpis(kafka_admin, webhdfs, lake_settings, tmp_path_factory):
+    """Simulated cohorts sent over HTTP, landed, and every mart computed by run_marts."""
+    topic = new_topic(kafka_admin)
+    folder = f"/questlog-tests/{os.urandom(5).hex()}"
+    lake_root = f"hdfs://{lake_settings.lake_root.split('/')[2]}{folder}"
+    work = tmp_path_factory.mktemp("kpis")
+    env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
+    first_day = datetime.now(UTC).date() - timedelta(days=DAYS)
+    events = list(simulate(players=150, days=DAYS, seed=7, first_day=first_day))
+    conf = own_catalog_conf(work)
+    with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:
+        Sender(url).send_all(events, batch_size=100, single_every=20)
+    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+    result = spark_submit("jobs/run_marts.py", env=env, conf=conf)
+    as_of = datetime.now(UTC).date()
+    yield {"events": events, "env": env, "conf": conf, "work": work, "as_of": as_of,
+           "log": result.stdout}  # fmt: skip
+    webhdfs.delete(folder, recursive=True)
+
+
+def sent(events: list[dict]) -> pd.DataFrame:
+    """What the simulator sent, dated by client_ts in UTC, with each purchase's amount."""
+    frame = pd.DataFrame(events)
+    frame["ts"] = pd.to_datetime(frame["client_ts"]).dt.tz_localize(None)
+    frame["event_date"] = frame["ts"].dt.date
+    props = pd.DataFrame(list(frame["properties"]), index=frame.index)
+    frame["amount"] = (props["price"] * props["quantity"]).where(props["currency"] == "gold")
+    return frame
+
+
+def mart_frame(spark, env, mart) -> pd.DataFrame:
+    path = f"{env['QUESTLOG_LAKE_ROOT']}/marts/{mart}"
+    return read_mart(spark, path).drop("computed_at").toPandas()
+
+
+def installs(frame: pd.DataFrame) -> pd.Series:
+    return frame.groupby("player_id")["event_date"].min()
+
+
+def test_the_simulated_data_holds_the_cases_the_kpis_must_get_right(kpis):
+    frame = sent(kpis["events"])
+    buyers = set(frame[frame.event_type == "purchase"].player_id)
+    assert buyers - set(frame[frame.event_type == "session_start"].player_id)
+    ends = frame[frame.event_type.isin(["session_start", "session_end"])]
+    days_per_session = ends.groupby("session_id")["event_date"].nunique()
+    assert (days_per_session > 1).any()  # a session on both sides of midnight UTC
+    assert "retention: " in kpis["log"] and "spender_segments: " in kpis["log"]
+
+
+def test_daily_kpis_equal_a_pandas_computation(spark, kpis):
+    frame = sent(kpis["events"])
+    buys = frame[frame.amount.notna()]
+    session = ["player_id", "session_id"]
+    starts = frame[frame.event_type == "session_start"].groupby(session)["ts"].min()
+    ends = frame[frame.event_type == "session_end"].groupby(session)["ts"].max()
+    both = pd.concat({"start": starts, "end": ends}, axis=1, join="inner")
+    both = both[both.end >= both.start]
+    lengths = (both.end - both.start).dt.total_seconds()
+    expected = pd.DataFrame(
+        {
+            "dau": frame.groupby("event_date")["player_id"].nunique(),
+            "new_players": installs(frame).value_counts(),
+            "paying_players": buys[buys.amount > 0].groupby("event_date")["player_id"].nunique(),
+            "revenue": buys.groupby("event_date")["amount"].sum(),
+            "sessions": frame[frame.event_type == "session_start"].groupby("event_date").size(),
+        }
+    ).fillna(0)
+    expected["payer_conversion"] = expected.paying_players / expected.dau
+    expected["arpdau"] = expected.revenue / expected.dau
+    expected["arppu"] = (expected.revenue / expected.paying_players).where(
+        expected.paying_players > 0
+    )
+    expected["sessions_per_dau"] = expected.sessions / expected.dau
+    expected["avg_session_length_s"] = lengths.groupby(both.start.dt.date).mean()
+    actual = mart_frame(spark, kpis["env"], "daily_kpis").set_index("event_date").sort_index()
+    pd.testing.assert_frame_equal(
+        actual[expected.columns], expected.sort_index(), check_dtype=False, check_names=False
+    )
+
+
+def test_retention_equals_a_pandas_computation_with_days_not_over_left_empty(spark, kpis):
+    frame, as_of = sent(kpis["events"]), kpis["as_of"]
+    first = installs(frame)
+    over = first[first < as_of]  # cohorts whose install day is over
+    active = set(zip(frame.player_id, frame.event_date, strict=True))
+    rows = []
+    for cohort, players in over.groupby(over):
+        row = {"cohort_date": cohort, "cohort_size": len(players)}
+        for n in (1, 7, 14, 30):
+            day = cohort + timedelta(days=n)
+            returned = sum((p, day) in active for p in players.index)
+            row[f"day_{n}"] = returned / len(players) if day < as_of else math.nan
+        rows.append(row)
+    expected = pd.DataFrame(rows).set_index("cohort_date")
+    actual = mart_frame(spark, kpis["env"], "retention").set_index("cohort_date").sort_index()
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_names=False)
+    assert actual.day_30.isna().all()  # no cohort's day 30 is over yet
+    assert math.isnan(actual.day_1.iloc[-1])  # yesterday's cohort: its day 1 is today
+    assert actual.day_7.notna().any()
+
+
+def test_cohort_ltv_equals_a_pandas_computation(spark, kpis):
+    frame, as_of = sent(kpis["events"]), kpis["as_of"]
+    first = installs(frame)
+    over = first[first < as_of]
+    buys = frame[frame.amount.notna()].join(first.rename("cohort"), on="player_id")
+    rows = []
+    for cohort, players in over.groupby(over):
+        mine = buys[buys.cohort == cohort]
+        for n in range((as_of - cohort).days):
+            revenue = mine[mine.event_date <= cohort + timedelta(days=n)].amount.sum()
+            rows.append((cohort, n, len(players), revenue, revenue / len(players)))
+    columns = ["cohort_date", "days_since_install", "cohort_size", "cumulative_revenue", "ltv"]
+    expected = pd.DataFrame(rows, columns=columns)
+    actual = mart_frame(spark, kpis["env"], "cohort_ltv")
+    actual = actual.sort_values(columns[:2]).reset_index(drop=True)[columns]
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False)
+
+
+def test_spender_segments_equal_a_pandas_computation(spark, kpis):
+    frame = sent(kpis["events"])
+    spend = frame.groupby("player_id")["amount"].sum(min_count=1).fillna(0.0)
+    payers = spend[spend > 0]
+    rank = payers.rank(method="min", ascending=False)
+    whale, dolphin = -(-len(payers) * 1 // 100), -(-len(payers) * 10 // 100)
+    segment = pd.Series("non_payer", index=spend.index)
+    segment[rank.index] = "minnow"
+    segment[rank[rank <= dolphin].index] = "dolphin"
+    segment[rank[rank <= whale].index] = "whale"
+    share = spend.groupby(segment).sum() / spend.sum()
+    expected = pd.DataFrame(
+        {
+            "lifetime_spend": spend,
+            "spend_rank": rank.reindex(spend.index),
+            "segment": segment,
+            "segment_revenue_share": segment.map(share),
+        }
+    ).sort_index()
+    actual = mart_frame(spark, kpis["env"], "spender_segments").set_index("player_id")
+    pd.testing.assert_frame_equal(
+        actual.sort_index()[expected.columns], expected, check_dtype=False, check_names=False
+    )
+    assert set(segment) == {"whale", "dolphin", "minnow", "non_payer"}
+
+
+def test_every_mart_is_a_sql_table_found_by_name(spark, kpis):
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "spark-sql"),
+            *kpis["conf"],
+            "-S",
+            "-e",
+            "SHOW TABLES; SELECT 'retention rows', count(*) FROM retention",
+        ],
+        cwd=kpis["work"],
+        env={
+            **os.environ,
+            **kpis["env"],
+            "SPARK_CONF_DIR": str(REPO_ROOT / ".stack" / "conf" / "spark"),
+            "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {"events", "quarantine", *MARTS} <= set(result.stdout.split())
+    rows = next(line for line in result.stdout.splitlines() if line.startswith("retention rows"))
+    assert int(rows.split("\t")[-1]) == len(mart_frame(spark, kpis["env"], "retention"))
+
+
+def test_the_kpi_notebook_runs_top_to_bottom_with_its_plots(kpis, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "notebooks/render.py", "notebooks/kpis.ipynb", "--out-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env={**os.environ, **kpis["env"]},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tmp_path / "kpis.html").read_text()
+    assert html.count("data:image/png;base64") >= 4
+    for title in [
+        "Retention heatmap",
+        "LTV curves",
+        "ARPDAU and payer conversion",
+        "Revenue share",
+    ]:
+        assert title in html
+
+
+def test_the_player_endpoint_gives_a_players_segment_and_spend_rank(spark, kpis):
+    segments = mart_frame(spark, kpis["env"], "spender_segments")
+    whale = segments[segments.segment == "whale"].sort_values("spend_rank").iloc[0]
+    env = {**kpis["env"], "QUESTLOG_PLAYER_STATE_REFRESH_S": "0"}
+    with ingest_server(free_port(), env=env, log_path=kpis["work"] / "ingest2.log") as url:
+        player = requests.get(f"{url}/v1/players/{whale.player_id}", timeout=30).json()
+    assert player["spending"] == {
+        "segment": "whale",
+        "lifetime_spend": pytest.approx(whale.lifetime_spend),
+        "spend_rank": 1,
+    }
