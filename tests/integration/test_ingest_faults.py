@@ -22,7 +22,9 @@ DEADLINE_S = 2.5
 
 
 def event(event_id: str | None = None) -> dict:
-    body = {"event_type": "level_up", "player_id": "p1", "properties": {"level": 2}}
+    """A level-up; each event_id has its own player, so no per-player limit is reached."""
+    player_id = f"p-{event_id}" if event_id else "p1"
+    body = {"event_type": "level_up", "player_id": player_id, "properties": {"level": 2}}
     if event_id:
         body["event_id"] = event_id
     return body
