@@ -108,6 +108,6 @@ def end_to_end(run: Run) -> None:
     name = "202 -> readable in the lake, service mode"
     rounds = result["rounds"]
     run.figures += [
-        figure("landing", name, "p50 s", [r["p50_s"] for r in rounds]),
-        figure("landing", name, "p95 s", [r["p95_s"] for r in rounds]),
+        figure("end_to_end", name, "p50 s", [r["p50_s"] for r in rounds]),
+        figure("end_to_end", name, "p95 s", [r["p95_s"] for r in rounds]),
     ]

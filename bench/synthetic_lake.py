@@ -50,14 +50,21 @@ def synthetic_events(spark, events: int):
         F.unix_timestamp(F.date_sub(F.current_date(), DAYS)) + (F.rand(7) * DAYS * 86_400)
     )
     properties_type = event_schema()["properties"].dataType
+    values = {
+        "item": F.when(buying, item),
+        "price": F.when(buying, price),
+        "currency": F.when(buying, F.lit("gold")),
+        "quantity": F.when(buying, quantity),
+        "guild_id": F.when(F.col("event_type") == "join_guild", guild),
+        "level": F.when(F.col("event_type") == "level_up", (F.rand(8) * 50).cast("long") + 1),
+    }
+    # Every property of the landed schema, in its order; those not drawn here are null.
     properties = F.struct(
-        F.when(buying, item).alias("item"),
-        F.when(buying, price).cast("double").alias("price"),
-        F.when(buying, F.lit("gold")).alias("currency"),
-        F.when(buying, quantity).cast("long").alias("quantity"),
-        F.when(F.col("event_type") == "join_guild", guild).alias("guild_id"),
-        F.when(F.col("event_type") == "level_up", (F.rand(8) * 50).cast("long") + 1).alias("level"),
-    ).cast(properties_type)
+        *[
+            values.get(field.name, F.lit(None)).cast(field.dataType).alias(field.name)
+            for field in properties_type.fields
+        ]
+    )
     context = F.struct(
         F.lit("127.0.0.1:5000").alias("host"),
         F.lit("questlog-bench").alias("user_agent"),
