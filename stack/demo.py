@@ -51,43 +51,14 @@ def run(*command: str, env: dict | None = None) -> str:
     return result.stdout
 
 
-def spark_submit_command(script: str, *args: str) -> tuple[list[str], dict]:
+def spark_submit(script: str, *args: str) -> str:
     env = {
         "SPARK_CONF_DIR": str(REPO_ROOT / ".stack" / "conf" / "spark"),
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
     }
-    return [str(VENV_BIN / "spark-submit"), script, *args], env
-
-
-def spark_submit(script: str, *args: str) -> str:
-    command, env = spark_submit_command(script, *args)
-    return run(*command, env=env)
-
-
-@contextmanager
-def spark_submit_beside(script: str, *args: str):
-    """Run a spark-submit in the background while the block runs; fail the demo if it fails.
-
-    Much of a job's time is its JVM and session start, mostly on one core: two jobs side by
-    side on two cores finish sooner than one after the other.
-    """
-    command, env = spark_submit_command(script, *args)
-    with subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as job:
-        yield
-        stdout, stderr = job.communicate()
-    print(stdout, end="", flush=True)
-    if job.returncode != 0:
-        print(stderr[-4000:], file=sys.stderr)
-        raise SystemExit(f"failed: {' '.join(command)}")
+    return run(str(VENV_BIN / "spark-submit"), script, *args, env=env)
 
 
 def main() -> int:
@@ -141,15 +112,10 @@ def main() -> int:
     with step("land the topic in HDFS as Delta tables (spark-submit streaming/land_events.py)"):
         spark_submit("streaming/land_events.py", "--until-caught-up")
     marts = list(MARTS)
-    with (
-        step(
-            f"compute the {len(marts)} marts in one session (spark-submit jobs/run_marts.py) and, "
-            "beside it, the audit: every Kafka offset landed, quarantined or a dropped duplicate "
-            "(spark-submit streaming/audit.py)"
-        ),
-        spark_submit_beside("streaming/audit.py", "--hours", "6"),
-    ):
+    with step(f"compute the {len(marts)} marts in one session (spark-submit jobs/run_marts.py)"):
         spark_submit("jobs/run_marts.py")
+    with step("audit: every Kafka offset landed, quarantined or a dropped duplicate"):
+        spark_submit("streaming/audit.py", "--hours", "6")
     with step("run the notebooks top to bottom and render them to HTML"):
         reports = [
             run(sys.executable, "notebooks/render.py", f"notebooks/{name}.ipynb").strip()
