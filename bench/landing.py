@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,7 +19,8 @@ from deltalake.exceptions import TableNotFoundError
 from hdfs import InsecureClient
 
 from bench.stats import percentile
-from lake.settings import REPO_ROOT, LakeSettings
+from runtime.settings import REPO_ROOT
+from runtime.spark_submit import spark_environment, spark_submit_command
 from streaming.batch_record import read_records
 
 
@@ -54,18 +54,10 @@ class LandingService:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> LandingService:
-        venv_bin = Path(sys.executable).parent
-        environ = {
-            **os.environ,
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-            "PATH": f"{venv_bin}:{os.environ['PATH']}",
-            "SPARK_CONF_DIR": str(LakeSettings.from_env().spark_conf_dir),
-            **self.env,
-        }
+        environ = spark_environment(overrides=self.env)
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [str(venv_bin / "spark-submit"), "streaming/land_events.py", "--service"],
+                spark_submit_command("streaming/land_events.py", "--service"),
                 cwd=REPO_ROOT,
                 env=environ,
                 stdout=log,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from importlib import import_module
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import kpis, marts
 from lake.io import read_events, read_mart, register_table, table_version, write_mart
 from lake.session import spark_session
 from lake.settings import LakeSettings
+from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
+from runtime.marts import MARTS as MART_SPECS
+from runtime.marts import MartSpec
 
 
 def utc_today() -> date:
@@ -24,71 +26,29 @@ def utc_today() -> date:
 
 @dataclass(frozen=True)
 class Mart:
-    """A mart: its transform, whether it has one row set per day, and what it says it holds."""
+    """A mart of the registry (`runtime.marts`) with its transform bound: events -> rows."""
 
-    transform: Callable[[DataFrame], DataFrame]
-    daily: bool
-    description: str
-    order_by: tuple[str, ...]
+    spec: MartSpec
+
+    @property
+    def daily(self) -> bool:
+        return self.spec.daily
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    @property
+    def order_by(self) -> tuple[str, ...]:
+        return self.spec.order_by
+
+    def transform(self, events: DataFrame) -> DataFrame:
+        module, function = self.spec.transform.split(":")
+        compute = getattr(import_module(module), function)
+        return compute(events, utc_today()) if self.spec.as_of_today else compute(events)
 
 
-MARTS = {
-    "player_purchases": Mart(
-        marts.player_purchases,
-        daily=False,
-        description="per player: purchases in total and per item, spend per currency, first "
-        "and last purchase, distinct items, active days",
-        order_by=("gold_spent DESC", "player_id"),
-    ),
-    "daily_item_sales": Mart(
-        marts.daily_item_sales,
-        daily=True,
-        description="per day and item: purchases, units, unique buyers, revenue",
-        order_by=("event_date DESC", "revenue DESC"),
-    ),
-    "daily_active_players": Mart(
-        marts.daily_active_players,
-        daily=True,
-        description="per day: active players, new players, sessions",
-        order_by=("event_date DESC",),
-    ),
-    "player_inventory": Mart(
-        marts.player_inventory,
-        daily=False,
-        description="per player: the items owned now and since when, and guild membership",
-        order_by=("player_id",),
-    ),
-    "daily_kpis": Mart(
-        kpis.daily_kpis,
-        daily=True,
-        description="per UTC day: DAU, new and paying players, payer conversion, revenue, "
-        "ARPDAU, ARPPU, sessions per DAU, average session length",
-        order_by=("event_date DESC",),
-    ),
-    "retention": Mart(
-        lambda events: kpis.retention(events, utc_today()),
-        daily=False,
-        description="per install cohort: its size and the share active on day 1, 7, 14 and 30 "
-        "(empty until that day is over)",
-        order_by=("cohort_date DESC",),
-    ),
-    "cohort_ltv": Mart(
-        lambda events: kpis.cohort_ltv(events, utc_today()),
-        daily=False,
-        description="per install cohort and day since install: cumulative revenue per "
-        "installed player",
-        order_by=("cohort_date DESC", "days_since_install"),
-    ),
-    "spender_segments": Mart(
-        kpis.spender_segments,
-        daily=False,
-        description="per player: lifetime spend, spend rank, segment (whale, dolphin, minnow, "
-        "non-payer) and the segment's share of revenue",
-        order_by=("spend_rank", "player_id"),
-    ),
-}
-EVENTS_TABLE = "events"
-QUARANTINE_TABLE = "quarantine"
+MARTS = {name: Mart(spec) for name, spec in MART_SPECS.items()}
 
 
 def day_range(first: date | None, last: date | None) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from events.shop import CURRENCY, SPENT_COLUMN
+
 
 def purchases(events: DataFrame) -> DataFrame:
     """Purchase events with their item, quantity, unit price, currency and amount spent."""
@@ -65,7 +67,7 @@ def player_purchases(events: DataFrame) -> DataFrame:
         F.coalesce("items_bought", F.lit(0)).cast("long").alias("items_bought"),
         F.coalesce("items", F.create_map().cast("map<string,bigint>")).alias("items"),
         F.coalesce("spent", F.create_map().cast("map<string,double>")).alias("spent"),
-        F.coalesce(F.col("spent")["gold"], F.lit(0.0)).alias("gold_spent"),
+        F.coalesce(F.col("spent")[CURRENCY], F.lit(0.0)).alias(SPENT_COLUMN),
         F.coalesce("distinct_items", F.lit(0)).cast("long").alias("distinct_items"),
         "first_purchase_at",
         "last_purchase_at",

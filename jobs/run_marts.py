@@ -13,10 +13,11 @@ import time
 
 from pyspark import StorageLevel
 
-from jobs.entry import EVENTS_TABLE, MARTS, QUARANTINE_TABLE, write
+from jobs.entry import MARTS, write
 from lake.io import read_events, read_mart, register_table, table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
+from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import pytest
 import requests
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.integration.conftest import REPO_ROOT
+from tests.helpers.stack import REPO_ROOT
 
 
 def consume_all(bootstrap: str, topic: str) -> list:
