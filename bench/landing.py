@@ -3,7 +3,6 @@ latency from the ingest's 202 to the row being readable in the lake, in service 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -11,7 +10,6 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 import requests
 from deltalake import DeltaTable
@@ -19,6 +17,7 @@ from deltalake.exceptions import TableNotFoundError
 from hdfs import InsecureClient
 
 from bench.stats import percentile
+from lake.offsets import webhdfs_committed_offsets
 from runtime.settings import REPO_ROOT
 from runtime.spark_submit import spark_environment, spark_submit_command
 from streaming.batch_record import read_records
@@ -36,13 +35,8 @@ def landed_batches(stdout: str) -> dict:
 
 def committed_events(webhdfs: InsecureClient, checkpoint: str) -> int:
     """Kafka records the query's last committed batch ends at, over all partitions."""
-    folder = urlparse(checkpoint).path
-    commits = [int(name) for name in webhdfs.list(f"{folder}/commits") if name.isdigit()]
-    with webhdfs.read(f"{folder}/offsets/{max(commits)}") as reader:
-        last_line = reader.read().decode().strip().splitlines()[-1]
-    return sum(
-        offset for partitions in json.loads(last_line).values() for offset in partitions.values()
-    )
+    offsets = webhdfs_committed_offsets(webhdfs, checkpoint) or {}
+    return sum(offset for partitions in offsets.values() for offset in partitions.values())
 
 
 class LandingService:

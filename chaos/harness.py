@@ -20,6 +20,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from chaos.load import Load
 from chaos.observe import children, cmdline, committed_offset, open_batches
+from runtime.layout import LakeLayout
 from runtime.spark_submit import spark_submit_command
 from stack import landing, processes
 from stack.landing import spark_environment
@@ -180,7 +181,9 @@ class Case:
 
     def batch_in_flight(self) -> bool:
         """Whether a landing query has planned a micro-batch and not committed it yet."""
-        return bool(open_batches(self.settings.webhdfs_url, f"{self.lake_root}/checkpoints"))
+        return bool(
+            open_batches(self.settings.webhdfs_url, LakeLayout(self.lake_root).checkpoint_root)
+        )
 
     # ------------------------------------------------------------ nodes
 
