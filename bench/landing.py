@@ -17,6 +17,7 @@ from deltalake.exceptions import TableNotFoundError
 from hdfs import InsecureClient
 
 from bench.stats import percentile
+from events.shop import SHOP
 from lake.offsets import webhdfs_committed_offsets
 from runtime.settings import REPO_ROOT
 from runtime.spark_submit import spark_environment, spark_submit_command
@@ -112,7 +113,13 @@ def end_to_end_latency(
     watching = threading.Thread(target=watch, daemon=True)
     watching.start()
     template = {"event_type": "purchase", "schema_version": 1, "player_id": "player-e2e"}
-    template["properties"] = {"item": "sword", "price": 100, "currency": "gold", "quantity": 1}
+    sword = SHOP["sword"]
+    template["properties"] = {
+        "item": "sword",
+        "price": sword.price,
+        "currency": sword.currency,
+        "quantity": 1,
+    }
     try:
         for round_number in range(rounds):
             round_end = time.monotonic() + round_seconds
