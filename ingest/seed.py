@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, request
 from events.envelope import validate
 from events.shop import SEED_ITEMS, SHOP
 from ingest import guard, intake
+from ingest.errors import ApiError
 
 bp = Blueprint("seed", __name__)
 
@@ -39,9 +40,7 @@ def _log(event_type: str, properties: dict) -> None:
     event = {"event_type": event_type, "player_id": _player_id(), "properties": properties}
     problems = validate(event)
     if problems:
-        guard.abort_with_headers(
-            400, "the event was rejected", {}, problems=[p.as_dict() for p in problems]
-        )
+        raise ApiError(400, "the event was rejected", problems=[p.as_dict() for p in problems])
     intake.publish([event], api_version="seed", key=None)
 
 
