@@ -14,8 +14,8 @@ from lake.io import read_events, read_mart
 from runtime.layout import LakeLayout
 from simulator.players import simulate
 from simulator.sender import Sender
+from tests.helpers.events import SEED_TEXTS
 from tests.helpers.stack import own_catalog_conf, spark_submit
-from tests.unit.test_seed_routes import SEED_TEXTS
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from streaming.transforms import (
@@ -11,8 +10,7 @@ from streaming.transforms import (
     quarantined_records,
     valid_events,
 )
-
-RECEIVED = "2026-11-20T10:00:00.000Z"
+from tests.helpers.events import RECEIVED, kafka_records
 
 
 def envelope(event_id="e1", event_type="purchase", **overrides):
@@ -27,24 +25,6 @@ def envelope(event_id="e1", event_type="purchase", **overrides):
     }
     event.update(overrides)
     return json.dumps(event)
-
-
-def kafka_records(spark, values):
-    rows = [
-        Row(
-            key=None,
-            value=bytearray(value.encode()) if isinstance(value, str) else bytearray(value),
-            topic="events",
-            partition=0,
-            offset=offset,
-            timestamp=datetime(2026, 11, 20, 10, tzinfo=UTC),
-        )
-        for offset, value in enumerate(values)
-    ]
-    schema = (
-        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
-    )
-    return spark.createDataFrame(rows, schema)
 
 
 def reasons(spark, values):
