@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import import_module
 
@@ -15,8 +14,8 @@ from lake.io import read_events, read_mart, register_table, table_version, write
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
-from runtime.marts import MARTS as MART_SPECS
-from runtime.marts import MartSpec
+from runtime.marts import MARTS
+from runtime.marts import MartSpec as Mart
 
 
 def utc_today() -> date:
@@ -24,31 +23,11 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-@dataclass(frozen=True)
-class Mart:
-    """A mart of the registry (`runtime.marts`) with its transform bound: events -> rows."""
-
-    spec: MartSpec
-
-    @property
-    def daily(self) -> bool:
-        return self.spec.daily
-
-    @property
-    def description(self) -> str:
-        return self.spec.description
-
-    @property
-    def order_by(self) -> tuple[str, ...]:
-        return self.spec.order_by
-
-    def transform(self, events: DataFrame) -> DataFrame:
-        module, function = self.spec.transform.split(":")
-        compute = getattr(import_module(module), function)
-        return compute(events, utc_today()) if self.spec.as_of_today else compute(events)
-
-
-MARTS = {name: Mart(spec) for name, spec in MART_SPECS.items()}
+def transform(mart: Mart, events: DataFrame) -> DataFrame:
+    """The mart's rows from the landed events, by the transform the registry names."""
+    module, function = mart.transform.split(":")
+    rows_of = getattr(import_module(module), function)
+    return rows_of(events, utc_today()) if mart.as_of_today else rows_of(events)
 
 
 def day_range(first: date | None, last: date | None) -> str:
@@ -63,8 +42,8 @@ def compute(spark: SparkSession, mart: Mart, events_path: str, first, last) -> D
     (a player's first day decides whether they are new).
     """
     if not mart.daily or (first is None and last is None):
-        return mart.transform(read_events(spark, events_path))
-    fresh = mart.transform(read_events(spark, events_path, last=last))
+        return transform(mart, read_events(spark, events_path))
+    fresh = transform(mart, read_events(spark, events_path, last=last))
     return fresh.where(F.expr(day_range(first, last)))
 
 

@@ -21,6 +21,16 @@ def purchases(events: DataFrame) -> DataFrame:
     )
 
 
+def _sums_per_player(bought: DataFrame, key: str, value: str, name: str) -> DataFrame:
+    """Per player: a map `name` from each `key` to the sum of `value`, keys in order."""
+    return (
+        bought.groupBy("player_id", key)
+        .agg(F.sum(value).alias(value))
+        .groupBy("player_id")
+        .agg(F.map_from_entries(F.sort_array(F.collect_list(F.struct(key, value)))).alias(name))
+    )
+
+
 def player_purchases(events: DataFrame) -> DataFrame:
     """Per player seen: purchases in total and per item, spend per currency, first/last, days.
 
@@ -36,26 +46,8 @@ def player_purchases(events: DataFrame) -> DataFrame:
         F.min("event_ts").alias("first_purchase_at"),
         F.max("event_ts").alias("last_purchase_at"),
     )
-    per_item = (
-        bought.groupBy("player_id", "item")
-        .agg(F.sum("quantity").alias("quantity"))
-        .groupBy("player_id")
-        .agg(
-            F.map_from_entries(F.sort_array(F.collect_list(F.struct("item", "quantity")))).alias(
-                "items"
-            )
-        )
-    )
-    per_currency = (
-        bought.groupBy("player_id", "currency")
-        .agg(F.sum("amount").alias("amount"))
-        .groupBy("player_id")
-        .agg(
-            F.map_from_entries(F.sort_array(F.collect_list(F.struct("currency", "amount")))).alias(
-                "spent"
-            )
-        )
-    )
+    per_item = _sums_per_player(bought, "item", "quantity", "items")
+    per_currency = _sums_per_player(bought, "currency", "amount", "spent")
     joined = (
         activity.join(per_player, "player_id", "left")
         .join(per_item, "player_id", "left")

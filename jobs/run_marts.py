@@ -13,11 +13,12 @@ import time
 
 from pyspark import StorageLevel
 
-from jobs.entry import MARTS, write
+from jobs.entry import transform, write
 from lake.io import read_events, read_mart, register_table, table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
+from runtime.marts import MARTS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         started = time.perf_counter()
         out = settings.mart_path(name)
-        write(MARTS[name], MARTS[name].transform(events), out, None, None)
+        write(MARTS[name], transform(MARTS[name], events), out, None, None)
         count = read_mart(spark, out).count()
         version = table_version(spark, out)
         if not args.no_tables:

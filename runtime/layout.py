@@ -18,19 +18,14 @@ QUARANTINE_TABLE = "quarantine"
 ERASURES_TABLE = "erasures"
 
 
-@dataclass(frozen=True)
-class LakeLayout:
-    """Paths of the lake's tables under one root."""
+class LakePaths:
+    """Paths of the lake's tables under `self.lake_root` (settings and `LakeLayout` have one)."""
 
-    root: str
-
-    @property
-    def base(self) -> str:
-        return self.root.rstrip("/")
+    lake_root: str
 
     def table_path(self, table: str) -> str:
         """A table of the lake itself (events, quarantine, erasures)."""
-        return f"{self.base}/lake/{table}"
+        return f"{self.lake_root.rstrip('/')}/lake/{table}"
 
     @property
     def events_path(self) -> str:
@@ -46,7 +41,14 @@ class LakeLayout:
 
     @property
     def checkpoint_root(self) -> str:
-        return f"{self.base}/checkpoints"
+        return f"{self.lake_root.rstrip('/')}/checkpoints"
 
     def mart_path(self, mart: str) -> str:
-        return f"{self.base}/marts/{mart}"
+        return f"{self.lake_root.rstrip('/')}/marts/{mart}"
+
+
+@dataclass(frozen=True)
+class LakeLayout(LakePaths):
+    """The lake's paths under one root, for code that has a root and no settings."""
+
+    lake_root: str

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Self
 
-from runtime.layout import LakeLayout
+from runtime.layout import LakePaths
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -82,33 +82,9 @@ class SharedSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RuntimeSettings(SharedSettings):
-    """Where a client of the stack finds Kafka and the lake: ingest, landing, jobs, tools."""
+class RuntimeSettings(SharedSettings, LakePaths):
+    """Where a client of the stack finds Kafka and the lake (its paths: `LakePaths`)."""
 
     kafka_bootstrap: str = f"localhost:{KAFKA_PORT}"
     lake_root: str = f"hdfs://localhost:{HDFS_PORT}/{LAKE_FOLDER}"
     webhdfs_url: str = f"http://localhost:{WEBHDFS_PORT}"
-
-    @property
-    def lake(self) -> LakeLayout:
-        """The lake's tables and folders under `lake_root`."""
-        return LakeLayout(self.lake_root)
-
-    @property
-    def events_path(self) -> str:
-        return self.lake.events_path
-
-    @property
-    def quarantine_path(self) -> str:
-        return self.lake.quarantine_path
-
-    @property
-    def erasures_path(self) -> str:
-        return self.lake.erasures_path
-
-    @property
-    def checkpoint_root(self) -> str:
-        return self.lake.checkpoint_root
-
-    def mart_path(self, mart: str) -> str:
-        return self.lake.mart_path(mart)

@@ -5,11 +5,13 @@ They fail the test (never skip it) when a service does not answer or a job fails
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +24,8 @@ from lake.io import read_mart
 from runtime.layout import LakeLayout
 from runtime.settings import REPO_ROOT, VENV_BIN
 from runtime.spark_submit import run_spark_submit, spark_environment
+from simulator.sender import Sender
+from stack.ingest_process import ingest_server
 
 __all__ = ["REPO_ROOT", "VENV_BIN"]
 
@@ -138,3 +142,28 @@ def consume_all(bootstrap: str, topic: str) -> list:
             records.extend(batch)
     consumer.close()
     return records
+
+
+@contextlib.contextmanager
+def sent_and_landed(
+    kafka_admin: str,
+    lake_settings,
+    webhdfs,
+    work: Path,
+    events: list[dict],
+    env: dict | None = None,
+    **send_options,
+) -> Iterator[dict]:
+    """A topic and lake of their own; `events` sent over HTTP to the ingest service, then
+    landed. Yields the jobs' `env`, the ingest's `url` (serving until the block ends) and the
+    spark-submit options `conf` of a table catalog of its own; the lake is removed after."""
+    topic = new_topic(kafka_admin)
+    folder, lake_root = own_lake(lake_settings.lake_root)
+    env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root, **(env or {})}
+    try:
+        with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:
+            Sender(url).send_all(events, **send_options)
+            spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+            yield {"env": env, "url": url, "conf": own_catalog_conf(work), "work": work}
+    finally:
+        webhdfs.delete(folder, recursive=True)

@@ -12,15 +12,10 @@ from lake.io import read_mart, table_version
 from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE, LakeLayout
 from runtime.marts import marts_of
 from simulator.players import simulate
-from simulator.sender import Sender
-from stack.ingest_process import ingest_server
 from tests.helpers.stack import (
-    free_port,
     mart_frame,
-    new_topic,
-    own_catalog_conf,
-    own_lake,
     rendered_notebook,
+    sent_and_landed,
     spark_sql,
     spark_submit,
 )
@@ -32,26 +27,20 @@ FIRST_DAY = datetime.now(UTC).date() - timedelta(days=4)
 @pytest.fixture(scope="module")
 def analytics(kafka_admin, webhdfs, lake_settings, tmp_path_factory):
     """Simulated players sent over HTTP, landed, and every mart computed with tables."""
-    topic = new_topic(kafka_admin)
-    folder, lake_root = own_lake(lake_settings.lake_root)
-    work = tmp_path_factory.mktemp("analytics")
     env = {
-        "QUESTLOG_TOPIC": topic,
-        "QUESTLOG_LAKE_ROOT": lake_root,
         "QUESTLOG_PLAYER_STATE_REFRESH_S": "0",
         # The player endpoint's first read of the marts runs in the background; on a busy
         # machine it may take longer than the 1 s a request waits for it by default.
         "QUESTLOG_PLAYER_STATE_WAIT_S": "60",
     }
     events = list(simulate(players=60, days=4, seed=5, first_day=FIRST_DAY))
-    with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:
-        Sender(url).send_all(events, batch_size=50, single_every=7)
-        spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-        conf = own_catalog_conf(work)
+    work = tmp_path_factory.mktemp("analytics")
+    with sent_and_landed(
+        kafka_admin, lake_settings, webhdfs, work, events, env, batch_size=50, single_every=7
+    ) as game:
         for mart in MARTS:
-            spark_submit(f"jobs/{mart}.py", env=env, conf=conf)
-        yield {"events": events, "env": env, "url": url, "conf": conf, "work": work}
-    webhdfs.delete(folder, recursive=True)
+            spark_submit(f"jobs/{mart}.py", env=game["env"], conf=game["conf"])
+        yield {"events": events, **game}
 
 
 def sent_frame(events: list[dict]) -> pd.DataFrame:

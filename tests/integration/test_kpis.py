@@ -16,15 +16,12 @@ import requests
 from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
 from runtime.marts import MARTS, marts_of
 from simulator.players import simulate
-from simulator.sender import Sender
 from stack.ingest_process import ingest_server
 from tests.helpers.stack import (
     free_port,
     mart_frame,
-    new_topic,
-    own_catalog_conf,
-    own_lake,
     rendered_notebook,
+    sent_and_landed,
     spark_sql,
     spark_submit,
 )
@@ -36,21 +33,15 @@ KPI_MARTS = marts_of("jobs.kpis")
 @pytest.fixture(scope="module")
 def kpis(kafka_admin, webhdfs, lake_settings, tmp_path_factory):
     """Simulated cohorts sent over HTTP, landed, and every mart computed by run_marts."""
-    topic = new_topic(kafka_admin)
-    folder, lake_root = own_lake(lake_settings.lake_root)
-    work = tmp_path_factory.mktemp("kpis")
-    env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
     first_day = datetime.now(UTC).date() - timedelta(days=DAYS)
     events = list(simulate(players=150, days=DAYS, seed=7, first_day=first_day))
-    conf = own_catalog_conf(work)
-    with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:
-        Sender(url).send_all(events, batch_size=100, single_every=20)
-    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-    result = spark_submit("jobs/run_marts.py", env=env, conf=conf)
-    as_of = datetime.now(UTC).date()
-    yield {"events": events, "env": env, "conf": conf, "work": work, "as_of": as_of,
-           "log": result.stdout}  # fmt: skip
-    webhdfs.delete(folder, recursive=True)
+    work = tmp_path_factory.mktemp("kpis")
+    with sent_and_landed(
+        kafka_admin, lake_settings, webhdfs, work, events, batch_size=100, single_every=20
+    ) as game:
+        result = spark_submit("jobs/run_marts.py", env=game["env"], conf=game["conf"])
+        as_of = datetime.now(UTC).date()
+        yield {"events": events, **game, "as_of": as_of, "log": result.stdout}
 
 
 def sent(events: list[dict]) -> pd.DataFrame:
