@@ -9,7 +9,6 @@ import pytest
 
 from events.shop import SPENT_COLUMN
 from ingest.players import MARTS as PLAYER_MARTS
-from jobs.entry import transform  # noqa: F401  (the registry's transforms resolve through it)
 from runtime.layout import LakeLayout
 from runtime.marts import MARTS, marts_of, player_state_marts
 
