@@ -54,6 +54,15 @@ def write(mart: Mart, rows: DataFrame, out: str, first, last) -> None:
     write_mart(rows, out, replace_where=day_range(first, last) if partial else None)
 
 
+def register_lake_tables(
+    spark: SparkSession, marts: list[str], events_path: str, quarantine_path: str
+) -> None:
+    """Point the SQL tables `events` and `quarantine` at the lake's; print every table."""
+    register_table(spark, EVENTS_TABLE, events_path)
+    register_table(spark, QUARANTINE_TABLE, quarantine_path)
+    print(f"tables: {', '.join(marts)}, {EVENTS_TABLE}, {QUARANTINE_TABLE}")
+
+
 def run_mart(name: str, argv: list[str] | None = None) -> int:
     """Parse the entry point's arguments and compute the mart `name`."""
     mart = MARTS[name]
@@ -81,9 +90,7 @@ def run_mart(name: str, argv: list[str] | None = None) -> int:
     print(f"{name}: {written.count()} rows -> {args.out} (table version {version})")
     if not args.no_tables:
         register_table(spark, name, args.out)
-        register_table(spark, EVENTS_TABLE, args.events)
-        register_table(spark, QUARANTINE_TABLE, settings.quarantine_path)
-        print(f"tables: {name}, {EVENTS_TABLE}, {QUARANTINE_TABLE}")
+        register_lake_tables(spark, [name], args.events, settings.quarantine_path)
     if args.show:
         written.orderBy(*[F.expr(o) for o in mart.order_by]).show(args.show, truncate=False)
     spark.stop()

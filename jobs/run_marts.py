@@ -13,11 +13,10 @@ import time
 
 from pyspark import StorageLevel
 
-from jobs.entry import transform, write
+from jobs.entry import register_lake_tables, transform, write
 from lake.io import read_events, read_mart, register_table, table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
-from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
 from runtime.marts import MARTS
 
 
@@ -57,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - started
         print(f"{name}: {count} rows -> {out} (table version {version}, {elapsed:.1f} s)")
     if not args.no_tables:
-        register_table(spark, EVENTS_TABLE, args.events)
-        register_table(spark, QUARANTINE_TABLE, settings.quarantine_path)
-        print(f"tables: {', '.join(names)}, {EVENTS_TABLE}, {QUARANTINE_TABLE}")
+        register_lake_tables(spark, names, args.events, settings.quarantine_path)
     events.unpersist()
     spark.stop()
     return 0

@@ -14,7 +14,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-from ingest.settings import ServingSettings
+from ingest.settings import IngestSettings, ServingSettings
 from lake.settings import LakeSettings
 from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
 from runtime.marts import MARTS
@@ -72,7 +72,7 @@ def main() -> int:
     with step(f"start the ingest service under gunicorn on :{port}"):
         server = ingest_server(port, log_path=log_path)
         base_url = server.__enter__()
-        if not os.environ.get("QUESTLOG_API_KEYS"):
+        if IngestSettings.from_env().is_open:
             print(
                 "    open: no API keys, anyone on this machine may send events and read players"
                 " (local only; `make serve` and docker-compose.yml run in production mode)",
