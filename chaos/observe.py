@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 from hdfs import InsecureClient
 
-from lake.offsets import webhdfs_client, webhdfs_committed_offsets
+from lake.offsets import webhdfs_committed_offsets
 from runtime.layout import LakeLayout
 
 
@@ -31,6 +32,11 @@ def children(parent: int) -> list[int]:
             if int(ppid) == parent and state != "Z":
                 found.append(int(entry.name))
     return found
+
+
+def webhdfs_client(webhdfs_url: str) -> InsecureClient:
+    """A WebHDFS client as this machine's user."""
+    return InsecureClient(webhdfs_url, user=os.environ.get("USER", "root"))
 
 
 def committed_offset(webhdfs_url: str, lake_root: str, topic: str, partition: int) -> int:

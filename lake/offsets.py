@@ -10,7 +10,6 @@ and the benchmarks through WebHDFS.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from urllib.parse import urlparse
 
@@ -49,10 +48,3 @@ def webhdfs_committed_offsets(client, checkpoint: str) -> Offsets | None:
             return reader.read().decode()
 
     return committed_offsets_with(list_names, read_text, urlparse(checkpoint).path)
-
-
-def webhdfs_client(webhdfs_url: str):
-    """A WebHDFS client as this machine's user."""
-    from hdfs import InsecureClient
-
-    return InsecureClient(webhdfs_url, user=os.environ.get("USER", "root"))
