@@ -92,7 +92,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml requirements.lock
 bench-setup: up $(VENV)/.bench-installed
 	command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 
-bench: bench-setup ## every benchmark against the running stack, ~40 min: bench/results/<date>.json, docs/benchmarks.md
+bench: bench-setup ## every benchmark against the running stack, ~90 min: bench/results/<date>.json, docs/benchmarks.md
 	$(PY) -m bench
 
 bench-quick: bench-setup ## the benchmarks at small sizes, a few minutes: bench/results/<date>-quick.json

@@ -117,21 +117,22 @@ StrictValidator = extend(
 
 
 @cache
-def _validator(event_type: str, schema_version: int) -> Draft202012Validator:
+def _validator(event_type: str, schema_version: int, formats: bool) -> Draft202012Validator:
     return StrictValidator(
-        client_schema(event_type, schema_version), format_checker=FormatChecker()
+        client_schema(event_type, schema_version),
+        format_checker=FormatChecker() if formats else None,
     )
 
 
 @cache
-def _fast_validator(event_type: str, schema_version: int):
+def _fast_validator(event_type: str, schema_version: int, formats: bool):
     """The same schema compiled by jsonschema-rs: a valid event is checked in microseconds.
 
     It reads an integral 2.0 as an integer; `enrich` stores it as 2. Whatever it refuses
     goes to the Python validator for the problems' wording.
     """
     return jsonschema_rs.validator_for(
-        client_schema(event_type, schema_version), validate_formats=True
+        client_schema(event_type, schema_version), validate_formats=formats
     )
 
 
@@ -180,8 +181,11 @@ def normalize(event: object) -> object:
     return event
 
 
-def validate(event: object, index: int = 0) -> list[Problem]:
-    """Problems that make `event` unacceptable, or an empty list."""
+def validate(event: object, index: int = 0, formats: bool = True) -> list[Problem]:
+    """Problems that make `event` unacceptable, or an empty list.
+
+    `formats=False` leaves string formats (uuid, date-time) unchecked.
+    """
     if not isinstance(event, dict):
         return [Problem(index, "(event)", "an event must be a JSON object")]
     event_type = event.get("event_type")
@@ -193,11 +197,11 @@ def validate(event: object, index: int = 0) -> list[Problem]:
         known = sorted(CATALOG[event_type])
         return [Problem(index, "schema_version", _cut(f"{version!r} is not one of {known}"))]
     try:
-        if _fast_validator(event_type, version).is_valid(event):
+        if _fast_validator(event_type, version, formats).is_valid(event):
             return []
     except Exception:  # a value JSON cannot hold (NaN): the Python validator says which
         pass
-    errors = list(_validator(event_type, version).iter_errors(event))
+    errors = list(_validator(event_type, version, formats).iter_errors(event))
     if not errors:
         return [Problem(index, "(event)", "the event does not match its JSON Schema")]
     return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -24,6 +25,8 @@ def spark_session(
         write_spark_conf(settings)
     # Read by the JVM pyspark launches; spark-submit users export it (the Makefile does).
     os.environ.setdefault("SPARK_CONF_DIR", str(settings.spark_conf_dir))
+    # Python workers (the landing job's record checks) run the driver's own interpreter.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     if not catalog:
         builder = builder.config("spark.sql.catalogImplementation", "in-memory")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
-from events.catalog import CATALOG
-from events.envelope import CLIENT_FIELDS, stored_fields
+from events.records import record_problem
 from events.spark_schema import event_schema
 
 # A client_ts further from received_at than this is not believed (a device clock off by
@@ -19,7 +20,7 @@ CLIENT_TS_MAX_LEAD = "INTERVAL 1 DAY"
 KAFKA_LINEAGE = ["kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp"]
 
 
-def _when_chain(rules: list[tuple[Column, str]]) -> Column:
+def _when_chain(rules: list[tuple[Column, str | Column]]) -> Column:
     """The reason of the first rule that holds, or null."""
     reason = F.lit(None).cast("string")
     for condition, text in reversed(rules):
@@ -27,120 +28,19 @@ def _when_chain(rules: list[tuple[Column, str]]) -> Column:
     return reason
 
 
-# The JSON types a catalog type admits, as `schema_of_variant` names them. An integer written
-# 2.0 parses as DECIMAL(1,0): not an integer, as at the edge.
-_VARIANT_TYPES = {
-    "string": "^STRING$",
-    "integer": "^(TINYINT|SMALLINT|INT|BIGINT)$",
-    "number": "^(TINYINT|SMALLINT|INT|BIGINT|DECIMAL.*|FLOAT|DOUBLE)$",
-    "boolean": "^BOOLEAN$",
-    "object": "^OBJECT.*$",
-}
-
-
-def _field_rules(name: str, spec: dict, applies: Column) -> list[tuple[Column, str]]:
-    """The rules of one field's JSON Schema (type, bounds, lengths) as columns.
-
-    `name` is the field's path in the event (`player_id`, `properties.price`); the value is
-    read typed from `event` and its JSON type from the `json` variant of the raw record.
-    """
-    value = F.col(f"event.{name}")
-    json_type = F.schema_of_variant(F.try_variant_get(F.col("json"), f"$.{name}", "variant"))
-    kind = spec["type"]
-    # JSON null (VOID) is an absent field: the edge stores a missing session_id as null.
-    wrong_type = ~json_type.rlike(_VARIANT_TYPES[kind]) & (json_type != "VOID")
-    rules = [(applies & json_type.isNotNull() & wrong_type, f"{name} not {kind}")]
-    if kind == "number":
-        infinite = value.isin(float("inf"), float("-inf"))
-        rules.append((applies & (F.isnan(value) | infinite), f"{name} not a finite number"))
-    if "minimum" in spec:
-        rules.append((applies & (value < spec["minimum"]), f"{name} below minimum"))
-    if "maximum" in spec:
-        rules.append((applies & (value > spec["maximum"]), f"{name} above maximum"))
-    if "minLength" in spec:
-        rules.append((applies & (F.length(value) < spec["minLength"]), f"{name} too short"))
-    if "maxLength" in spec:
-        rules.append((applies & (F.length(value) > spec["maxLength"]), f"{name} too long"))
-    return rules
-
-
-def _unknown_fields(keys: Column, known: list[str]) -> Column:
-    """Whether a JSON object's keys include any not in `known`."""
-    if not known:
-        return F.size(keys) > 0
-    return F.size(F.array_except(keys, F.array(*[F.lit(name) for name in known]))) > 0
-
-
-def _envelope_rules() -> list[tuple[Column, str]]:
-    """The client fields' rules (the edge's JSON Schema), and no fields beyond the envelope.
-
-    Formats are left to the edge: an event_id that is no UUID is still an id to dedupe on,
-    and a client_ts that does not parse falls back to received_at (`event_time`).
-    """
-    keys = F.json_object_keys(F.col("raw_value"))
-    rules = [(_unknown_fields(keys, list(stored_fields())), "unknown field")]
-    for name, spec in CLIENT_FIELDS.items():
-        if name not in ("event_type", "client_ts"):
-            rules += _field_rules(name, spec, F.lit(True))
-    return rules
-
-
-def _catalog_rules() -> list[tuple[Column, str]]:
-    """Rules derived from the catalog, per type/version: as `events.envelope.validate` applies.
-
-    Required properties, each property's JSON type, bounds and lengths, finite numbers, and
-    no property the catalog does not name.
-    """
-    rules = []
-    keys = F.json_object_keys(F.get_json_object(F.col("raw_value"), "$.properties"))
-    for event_type, versions in CATALOG.items():
-        for version, spec in versions.items():
-            this = (F.col("event.event_type") == event_type) & (
-                F.col("event.schema_version") == version
-            )
-            for name in spec["required"]:
-                field = F.col(f"event.properties.{name}")
-                kind = spec["properties"][name]["type"]
-                rules.append((this & field.isNull(), f"properties.{name} missing or not {kind}"))
-            for name, field_spec in spec["properties"].items():
-                rules += _field_rules(f"properties.{name}", field_spec, this)
-            rules.append(
-                (
-                    this & keys.isNotNull() & _unknown_fields(keys, list(spec["properties"])),
-                    "properties has a field the catalog does not name",
-                )
-            )
-    return rules
+@F.pandas_udf(StringType())
+def _record_problems(values: pd.Series) -> pd.Series:
+    """`record_problem` of each Kafka value: the edge's rules, one Python call per record."""
+    return values.map(record_problem, na_action=None).astype(object)
 
 
 def parse_records(records: DataFrame) -> DataFrame:
-    """Kafka records -> one row each: the parsed event, its lineage, and a reason if invalid."""
+    """Kafka records -> one row each: the parsed event, its lineage, and a reason if invalid.
+
+    The reason is the edge's (`events.records`); the checks after it hold what the lake's
+    columns need whatever the record (a timestamp Spark can read, the keys it dedupes on).
+    """
     value = F.col("value").cast("string")
-    known_versions = F.create_map(
-        *[
-            x
-            for event_type, versions in CATALOG.items()
-            for x in (F.lit(event_type), F.array(*[F.lit(v) for v in versions]))
-        ]
-    )
-    rules = [
-        (F.col("json_shape").isNull(), "malformed JSON"),
-        (~F.col("json_shape").startswith("OBJECT"), "not a JSON object"),
-        (F.col("event.event_type").isNull(), "event_type missing"),
-        (~F.col("event.event_type").isin(list(CATALOG)), "unknown event_type"),
-        (F.col("event.schema_version").isNull(), "schema_version missing"),
-        (
-            ~F.array_contains(
-                known_versions[F.col("event.event_type")], F.col("event.schema_version")
-            ),
-            "unknown schema_version",
-        ),
-        (F.col("event.event_id").isNull(), "event_id missing"),
-        (F.col("event.player_id").isNull(), "player_id missing"),
-        (F.col("received_ts").isNull(), "received_at missing or not a timestamp"),
-        *_envelope_rules(),
-        *_catalog_rules(),
-    ]
     parsed = records.select(
         value.alias("raw_value"),
         F.from_json(value, event_schema()).alias("event"),
@@ -148,14 +48,17 @@ def parse_records(records: DataFrame) -> DataFrame:
         F.col("partition").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),
         F.col("timestamp").alias("kafka_timestamp"),
-    ).withColumns(
-        {
-            "received_ts": F.col("event.received_at").try_cast("timestamp"),
-            "json": F.try_parse_json("raw_value"),
-        }
+        _record_problems(F.col("value")).alias("problem"),
+    ).withColumn("received_ts", F.col("event.received_at").try_cast("timestamp"))
+    reason = _when_chain(
+        [
+            (F.col("problem").isNotNull(), F.col("problem")),
+            (F.col("event.event_id").isNull(), "event_id missing"),
+            (F.col("event.player_id").isNull(), "player_id missing"),
+            (F.col("received_ts").isNull(), "received_at missing or not a timestamp"),
+        ]
     )
-    parsed = parsed.withColumn("json_shape", F.schema_of_variant("json"))
-    return parsed.withColumn("reason", _when_chain(rules)).drop("json_shape", "json")
+    return parsed.withColumn("reason", reason).drop("problem")
 
 
 def event_time(client_ts: Column, received_ts: Column) -> Column:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -40,6 +41,7 @@ def spark():
     from lake.spark_conf import write_spark_conf
 
     lake = LakeSettings.from_env()
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # Python workers run this interpreter
     if (lake.stack_dir / "jars" / "spark").is_dir():
         os.environ["SPARK_CONF_DIR"] = str(write_spark_conf(lake))
     session = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from pyspark.sql import Row
@@ -17,6 +18,24 @@ SEED_TEXTS = {
     "/purchase_a_shield": "\nShield Purchased!\n",
     "/join_a_guild": "\nGuild Joined!\n",
 }
+
+PURCHASE = {"item": "sword", "price": 100, "currency": "gold", "quantity": 1}
+
+
+def envelope(event_id="e1", event_type="purchase", **overrides):
+    """A stored envelope (as Kafka holds it) of a sword purchase by p1, as JSON text."""
+    event = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "schema_version": 1,
+        "player_id": "p1",
+        "received_at": RECEIVED,
+        "properties": PURCHASE,
+        "context": {"host": "h", "user_agent": "ua", "remote_addr": "1.2.3.4", "api_version": "v1"},
+    }
+    event.update(overrides)
+    return json.dumps(event)
+
 
 PROPERTIES_TYPE = event_schema()["properties"].dataType
 # The landed columns the marts read.

@@ -32,7 +32,7 @@ from tests.helpers.stack import REPO_ROOT, new_topic, own_lake, spark_submit
 MALFORMED = [
     "purchased_sword",  # what the seed logged
     "{not json",
-    '{"event_type": "buy_castle", "player_id": "p1"}',
+    '{"event_type": "buy_castle", "schema_version": 1, "player_id": "p1", "event_id": "y"}',
     '{"event_type": "purchase", "schema_version": 1, "player_id": "p1", "event_id": "x",'
     ' "received_at": "2026-11-20T10:00:00Z"}',
     "[1, 2, 3]",
@@ -120,9 +120,9 @@ def test_good_and_malformed_records_land_with_exact_counts(spark, landed_lake):
     reasons = Counter(row.reason for row in quarantined.collect())
     assert reasons == {
         "malformed JSON": 2,
-        "unknown event_type": 1,
+        "event_type: unknown event type 'buy_castle'": 1,
         "not a JSON object": 1,
-        "properties.item missing or not string": 1,
+        "(event): 'properties' is a required property": 1,
     }
     raw = {row.raw_value for row in quarantined.collect()}
     assert raw == set(MALFORMED)

@@ -129,23 +129,28 @@ def test_table_shows_ceiling_and_ratio_and_dashes_without_a_ceiling():
     )
 
 
-def test_doc_keeps_its_text_and_replaces_only_the_results(tmp_path):
+def test_doc_keeps_its_text_and_each_stage_from_its_newest_run(tmp_path):
     from bench.__main__ import RESULTS_END, RESULTS_START, write_doc
 
-    doc = tmp_path / "benchmarks.md"
+    doc, kept = tmp_path / "benchmarks.md", tmp_path / "doc.json"
     doc.write_text(f"# Benchmarks\nintro\n{RESULTS_START}\nold table\n{RESULTS_END}\nanalysis\n")
-    results = {
-        "date": "2026-11-28",
-        "command": "make bench",
-        "seconds": 1800,
-        "run_id": "20261128-113919",
-        "machine": {"cores": 2},
-        "figures": [],
-    }
-    write_doc(results, doc)
+
+    def results(run_id, stages, value):
+        figures = [
+            {"stage": stage, "figure": f"{stage} rate", "unit": "events/s",
+             "summary": summary([value])}
+            for stage in stages
+        ]  # fmt: skip
+        return {"date": "2026-11-28", "command": "make bench", "run_id": run_id,
+                "machine": {"cores": 2}, "stages": stages, "figures": figures}  # fmt: skip
+
+    write_doc(results("run-1", ["kafka", "ingest"], 100.0), doc, kept)
+    write_doc(results("run-2", ["ingest"], 300.0), doc, kept)
     text = doc.read_text()
     assert text.startswith("# Benchmarks\nintro\n")
     assert text.endswith(f"{RESULTS_END}\nanalysis\n")
     assert "old table" not in text
-    assert "Measured 2026-11-28 with `make bench` (30 min" in text
+    assert "kafka: 2026-11-28, run `run-1`; ingest: 2026-11-28, run `run-2`" in text
+    assert "| kafka | kafka rate | events/s | 100 |" in text
+    assert "| ingest | ingest rate | events/s | 300 |" in text
     assert "- cores: 2\n" in text

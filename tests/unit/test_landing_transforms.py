@@ -10,21 +10,7 @@ from streaming.transforms import (
     quarantined_records,
     valid_events,
 )
-from tests.helpers.events import RECEIVED, kafka_records
-
-
-def envelope(event_id="e1", event_type="purchase", **overrides):
-    event = {
-        "event_id": event_id,
-        "event_type": event_type,
-        "schema_version": 1,
-        "player_id": "p1",
-        "received_at": RECEIVED,
-        "properties": {"item": "sword", "price": 100, "currency": "gold", "quantity": 1},
-        "context": {"host": "h", "user_agent": "ua", "remote_addr": "1.2.3.4", "api_version": "v1"},
-    }
-    event.update(overrides)
-    return json.dumps(event)
+from tests.helpers.events import PURCHASE, envelope, kafka_records
 
 
 def reasons(spark, values):
@@ -48,20 +34,22 @@ def test_each_bad_record_gets_its_reason(spark):
         envelope(properties={"item": "sword", "currency": "gold", "quantity": 1}),
         envelope(properties={"item": "sword", "price": -5, "currency": "gold", "quantity": 1}),
         envelope(event_type="level_up", properties={"level": "high"}),
-        json.dumps({"player_id": "p1"}),
+        json.dumps({"event_id": "e9", "schema_version": 1, "player_id": "p1"}),
+        envelope(properties={**PURCHASE, "quantity": 2.0}),
     ]
     assert reasons(spark, values) == [
         "malformed JSON",
         "not a JSON object",
-        "unknown event_type",
-        "unknown schema_version",
+        "event_type: unknown event type 'buy_castle'",
+        "schema_version: 7 is not one of [1, 2]",
         "event_id missing",
-        "player_id missing",
+        "(event): 'player_id' is a required property",
         "received_at missing or not a timestamp",
-        "properties.price missing or not number",
-        "properties.price below minimum",
-        "properties.level missing or not integer",
-        "event_type missing",
+        "properties: 'price' is a required property",
+        "properties.price: -5 is less than the minimum of 0",
+        "properties.level: 'high' is not of type 'integer'",
+        "event_type: missing",
+        "properties.quantity: written as a decimal, not an integer",
     ]
 
 

@@ -1,0 +1,173 @@
+"""The ingest service under wrk: the seed's app, the seed route, single events and batches."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from bench.ingest_load import Scenario, gunicorn_master, py_spy_record, top_frames, wrk_run
+from bench.payloads import client_events
+from bench.run import NO_RATE_LIMITS, Run, figure
+from bench.workspace import free_port
+from stack.ingest_process import ingest_server
+
+BATCH_EVENTS = 50
+CONNECTIONS = 32  # the service's 2 workers x 16 threads, each kept busy (wrk -t2 -c32)
+
+
+def measure(run: Run) -> None:
+    topic = run.ws.topic("ingest")
+    single, batch = run.ws.local / "single.json", run.ws.local / "batch.json"
+    purchases = [e for e in client_events(500) if e["event_type"] == "purchase"]
+    single.write_text(json.dumps(purchases[0]))
+    batch.write_text(json.dumps(client_events(BATCH_EVENTS, seed=11)))
+    # A new player_id per request on the GET routes (bench/wrk/report.lua).
+    sword = "/purchase_a_sword?player_id=player-1"
+    scenarios = {
+        "seed_app": Scenario(
+            "seed's app GET /purchase_a_sword (fire-and-forget send)", "GET", sword, None, 1
+        ),
+        "noop": Scenario("no-op Flask route, single event", "POST", "/v1/events", single, 1),
+        "seed": Scenario("seed GET /purchase_a_sword", "GET", sword, None, 1),
+        "single": Scenario("POST /v1/events, single event", "POST", "/v1/events", single, 1),
+        "batch": Scenario(
+            f"POST /v1/events, {BATCH_EVENTS}-event batch", "POST", "/v1/events", batch, 50
+        ),
+    }
+    env = {"QUESTLOG_TOPIC": topic, **NO_RATE_LIMITS}
+    ports = {"ingest": free_port(), "noop": free_port(), "seed_app": free_port()}
+    runs: dict[str, list[dict]] = {name: [] for name in scenarios}
+    paced: dict[str, list[dict]] = {"seed": [], "single": []}
+    with (
+        ingest_server(ports["ingest"], env=env, log_path=run.ws.local / "ingest.log") as ingest,
+        ingest_server(
+            ports["noop"],
+            log_path=run.ws.local / "noop.log",
+            app="bench.noop_app:create_app()",
+        ) as noop,
+        ingest_server(
+            ports["seed_app"],
+            env=env,
+            log_path=run.ws.local / "seed_app.log",
+            app="bench.seed_app:create_app()",
+            ready_path="/",
+        ) as seed_app,
+    ):
+        urls = {name: ingest for name in scenarios} | {"noop": noop, "seed_app": seed_app}
+        run.step("ingest: warm-up")
+        for name, scenario in scenarios.items():
+            wrk_run(urls[name], scenario, CONNECTIONS, 2)
+        # Alternating, so that a slower moment of the machine hits every scenario alike.
+        for number in range(run.mode.repeats):
+            for name, scenario in scenarios.items():
+                run.step(f"ingest: {name} {number + 1}/{run.mode.repeats}")
+                runs[name].append(wrk_run(urls[name], scenario, CONNECTIONS, run.mode.wrk_seconds))
+                run.done(f"{scenario.name}: {runs[name][-1]}")
+        for name in paced:
+            for number in range(run.mode.repeats):
+                run.step(f"ingest: {name} at 80 % of its peak {number + 1}/{run.mode.repeats}")
+                paced[name].append(at_share_of_peak(run, urls[name], scenarios[name], runs[name]))
+                run.done(f"{scenarios[name].name} at 80 %: {paced[name][-1]}")
+        if run.mode.profile_seconds:
+            run.details["ingest_profile"] = {
+                name: profile(run, ports["ingest"], ingest, scenarios[name])
+                for name in ("single", "batch")
+            }
+    run.details["ingest"] = {
+        "connections": CONNECTIONS,
+        "seconds_per_run": run.mode.wrk_seconds,
+        "gunicorn": "2 workers x 16 threads (gthread), ingest/gunicorn.conf.py",
+        "runs": runs,
+        "at_80_percent_of_peak": paced,
+    }
+    kafka_python = [r["events_per_s"] for r in run.details["kafka"]["kafka_python"]]
+    seed_app_name = scenarios["seed_app"].name
+
+    def metric(name, key, source=runs):
+        return [r[key] for r in source[name]]
+
+    run.figures += [
+        figure("ingest", seed_app_name, "requests/s", metric("seed_app", "requests_per_s")),
+        figure("ingest", seed_app_name, "p50 ms", metric("seed_app", "p50_ms")),
+        figure("ingest", seed_app_name, "p99 ms", metric("seed_app", "p99_ms")),
+        figure("ingest", scenarios["noop"].name, "requests/s", metric("noop", "requests_per_s")),
+    ]
+    for name in ("seed", "single"):
+        label_ = scenarios[name].name
+        run.figures += [
+            figure(
+                "ingest",
+                label_,
+                "requests/s",
+                metric(name, "requests_per_s"),
+                seed_app_name,
+                metric("seed_app", "requests_per_s"),
+            ),
+            figure(
+                "ingest",
+                label_,
+                "p50 ms",
+                metric(name, "p50_ms"),
+                seed_app_name,
+                metric("seed_app", "p50_ms"),
+                higher_is_better=False,
+            ),
+            figure("ingest", label_, "p99 ms", metric(name, "p99_ms")),
+            figure(
+                "ingest",
+                f"{label_}, at 80 % of its peak",
+                "requests/s",
+                metric(name, "requests_per_s", paced),
+            ),
+            figure(
+                "ingest",
+                f"{label_}, at 80 % of its peak",
+                "p99 ms",
+                metric(name, "p99_ms", paced),
+            ),
+            figure("ingest", label_, "errors", metric(name, "errors")),
+        ]
+    batch_name = scenarios["batch"].name
+    run.figures += [
+        figure(
+            "ingest",
+            batch_name,
+            "events/s",
+            metric("batch", "events_per_s"),
+            "kafka-python producer, ingest settings",
+            kafka_python,
+        ),
+        figure("ingest", batch_name, "requests/s", metric("batch", "requests_per_s")),
+        figure("ingest", batch_name, "p50 ms", metric("batch", "p50_ms")),
+        figure("ingest", batch_name, "p99 ms", metric("batch", "p99_ms")),
+        figure("ingest", batch_name, "errors", metric("batch", "errors")),
+    ]
+
+
+def at_share_of_peak(run: Run, url: str, scenario: Scenario, peak_runs: list[dict]) -> dict:
+    """A wrk run paced to 80 % of the peak rate: each connection pauses between requests.
+
+    wrk keeps each connection closed-loop, so the pause is the time per request at the
+    target rate less the latency; one correction from a short probe run brings the
+    achieved rate near the target (the figure reports the rate achieved).
+    """
+    target = 0.8 * sum(r["requests_per_s"] for r in peak_runs) / len(peak_runs)
+    per_request_ms = CONNECTIONS * 1000 / target
+    delay = max(per_request_ms - min(r["mean_ms"] for r in peak_runs), 0)
+    probe = wrk_run(url, scenario, CONNECTIONS, 3, delay_ms=delay)
+    delay = max(per_request_ms - probe["mean_ms"], 0)
+    paced = wrk_run(url, scenario, CONNECTIONS, run.mode.wrk_seconds, delay_ms=delay)
+    return {**paced, "target_per_s": target, "delay_ms": delay}
+
+
+def profile(run: Run, port: int, url: str, scenario: Scenario) -> dict:
+    """py-spy over the ingest's workers while wrk sends `scenario`: where the time goes."""
+    run.step(f"ingest: py-spy, {scenario.name}")
+    output = run.ws.local / f"py-spy-{scenario.events_per_request}.txt"
+    sampler = py_spy_record(gunicorn_master(port), run.mode.profile_seconds, output)
+    time.sleep(1)
+    load = wrk_run(url, scenario, CONNECTIONS, run.mode.profile_seconds)
+    sampler.wait(timeout=120)
+    frames = top_frames(output.read_text() if output.exists() else "", count=25)
+    run.done(f"py-spy, {scenario.name}: {frames['samples']} samples")
+    return {"load_while_sampled": load, **frames}

@@ -1,0 +1,123 @@
+"""The marts: every mart in one Spark session against one spark-submit per mart, and Spark
+against DuckDB on the same synthetic Delta table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bench.run import Run, figure, label
+from bench.spark_runs import spark_submit, stage_times
+from runtime.marts import MARTS
+
+
+def measure(run: Run) -> None:
+    spark_events = run.ws.local / "spark-events"
+    run.details["marts"] = {}
+    for events in run.mode.mart_events:
+        lake = run.ws.local / f"marts-{label(events)}"
+        events_dir = (lake / "lake" / "events").as_uri()
+        run.step(f"marts: write {label(events)} synthetic events")
+        generated = spark_submit(
+            "bench/synthetic_lake.py", str(events), events_dir, env={}, event_log_dir=spark_events
+        )
+        run.done(f"{label(events)} events written in {generated['seconds']:.0f} s")
+        run.details["marts"][label(events)] = {"synthetic_seconds": generated["seconds"]}
+        all_marts_vs_single_runs(run, events, lake, events_dir)
+        player_purchases_vs_duckdb(run, events, lake, events_dir)
+        shutil.rmtree(lake, ignore_errors=True)
+
+
+def all_marts_vs_single_runs(run: Run, events: int, lake: Path, events_dir: str) -> None:
+    """jobs/run_marts.py (one session, events read once) against each mart's own entry point."""
+    env = {"QUESTLOG_LAKE_ROOT": lake.as_uri()}
+    spark_events = run.ws.local / "spark-events"
+    together, summed, slowest = [], [], []
+    singles: dict[str, list[float]] = {name: [] for name in MARTS}
+    for number in range(run.mode.spark_repeats):
+        run.step(f"marts: run_marts, all {len(MARTS)} marts, {label(events)} {number + 1}")
+        job = spark_submit(
+            "jobs/run_marts.py", "--events", events_dir, "--no-tables", env=env,
+            event_log_dir=spark_events,
+        )  # fmt: skip
+        together.append(job["seconds"])
+        run.done(f"run_marts {label(events)}: {job['seconds']:.1f} s")
+        for name in MARTS:
+            run.step(f"marts: {name} alone, {label(events)} {number + 1}")
+            job = spark_submit(
+                f"jobs/{name}.py", "--events", events_dir, "--no-tables", env=env,
+                event_log_dir=spark_events,
+            )  # fmt: skip
+            singles[name].append(job["seconds"])
+            run.done(f"{name} {label(events)}: {job['seconds']:.1f} s")
+        summed.append(sum(times[-1] for times in singles.values()))
+        slowest.append(max(times[-1] for times in singles.values()))
+    run.details["marts"][label(events)] |= {
+        "run_marts_seconds": together,
+        "single_mart_seconds": singles,
+    }
+    name = f"all {len(MARTS)} marts, {label(events)} events, one session (jobs/run_marts.py)"
+    run.figures += [
+        figure(
+            "marts", name, "s", together, "the slowest single mart's spark-submit", slowest,
+            higher_is_better=False,
+        ),
+        figure(
+            "marts", name, "s", together, f"the {len(MARTS)} marts' spark-submits, summed",
+            summed, higher_is_better=False,
+        ),
+    ]  # fmt: skip
+
+
+def player_purchases_vs_duckdb(run: Run, events: int, lake: Path, events_dir: str) -> None:
+    """The player_purchases mart in Spark and in DuckDB's SQL; both must give the same rows."""
+    # Imported here: DuckDB is a bench extra, and the doc writer must load without it.
+    from bench import marts as duckdb_marts
+
+    spark_events = run.ws.local / "spark-events"
+    mart_dir = lake / "marts" / "player_purchases"
+    events_path = Path(events_dir.removeprefix("file://"))
+    spark, spark_jobs, duck = [], [], []
+    for number in range(run.mode.spark_repeats):
+        run.step(f"marts: Spark player_purchases {label(events)} {number + 1}")
+        job = spark_submit(
+            "jobs/player_purchases.py",
+            "--events", events_dir,
+            "--out", mart_dir.as_uri(),
+            "--no-tables",
+            env={"QUESTLOG_LAKE_ROOT": lake.as_uri()},
+            event_log_dir=spark_events,
+        )  # fmt: skip
+        spark.append(job["seconds"])
+        spark_jobs.append(stage_times(job["event_log"])["job_seconds"])
+        run.done(f"Spark player_purchases {label(events)}: {job['seconds']:.1f} s")
+        run.step(f"marts: DuckDB player_purchases {label(events)} {number + 1}")
+        duck.append(
+            duckdb_marts.duckdb_player_purchases(events_path, lake / f"duck-{number}.parquet")
+        )
+        run.done(f"DuckDB player_purchases {label(events)}: {duck[-1]:.2f} s")
+    check = duckdb_marts.compare_marts(mart_dir, lake / "duck-0.parquet")
+    if not check["same"]:
+        raise RuntimeError(f"Spark and DuckDB disagree on player_purchases: {check}")
+    run.details["marts"][label(events)] |= {
+        "spark_seconds": spark,
+        "duckdb_seconds": duck,
+        "check": check,
+        "spark_stages": stage_times(job["event_log"]),
+    }
+    name = f"player_purchases, {label(events)} events, Spark"
+    duckdb = "DuckDB SQL, same Delta table"
+    run.figures += [
+        figure(
+            "marts", f"{name} (spark-submit wall time)", "events/s",
+            [events / s for s in spark], duckdb, [events / s for s in duck],
+        ),
+        figure(
+            "marts", f"{name} (spark-submit wall time)", "s", spark, duckdb, duck,
+            higher_is_better=False,
+        ),
+        figure(
+            "marts", f"{name} time in jobs (event log)", "s", spark_jobs, duckdb, duck,
+            higher_is_better=False,
+        ),
+    ]  # fmt: skip
