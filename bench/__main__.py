@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--spark-repeats", type=int, help="repeats of each Spark run (default: the mode's)"
     )
+    parser.add_argument(
+        "--mart-events",
+        help="comma-separated sizes of the marts stage (default: the mode's, 1M and 10M)",
+    )
     args = parser.parse_args(argv)
     asked = {s for s in args.stages.split(",") if s}
     unknown = asked - set(STAGES)
@@ -109,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     mode = MODES[mode_name]
     if args.spark_repeats:
         mode = replace(mode, spark_repeats=args.spark_repeats)
+    if args.mart_events:
+        mode = replace(mode, mart_events=tuple(int(n) for n in args.mart_events.split(",")))
     started = time.monotonic()
     now = datetime.now(UTC)
     run_id = now.strftime("%Y%m%d-%H%M%S")

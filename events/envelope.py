@@ -10,8 +10,6 @@ from functools import cache
 import jsonschema_rs
 import orjson
 import uuid_utils
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.validators import extend
 
 from events.catalog import CATALOG, CURRENT_SCHEMA_VERSION
 
@@ -107,18 +105,23 @@ def _is_number(checker, instance) -> bool:
     return type(instance) is int or (type(instance) is float and math.isfinite(instance))
 
 
-# The catalog's types as the lake stores them (LongType, DoubleType): one reading at both ends.
-StrictValidator = extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
-        {"integer": _is_integer, "number": _is_number}
-    ),
-)
-
-
 @cache
-def _validator(event_type: str, schema_version: int, formats: bool) -> Draft202012Validator:
-    return StrictValidator(
+def _validator(event_type: str, schema_version: int, formats: bool):
+    """The Python validator, for the wording of problems jsonschema-rs found.
+
+    The catalog's types as the lake stores them (LongType, DoubleType): one reading at both
+    ends. Imported on first use: only a refused event needs it, and it takes seconds to load.
+    """
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.validators import extend
+
+    strict = extend(
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+            {"integer": _is_integer, "number": _is_number}
+        ),
+    )
+    return strict(
         client_schema(event_type, schema_version),
         format_checker=FormatChecker() if formats else None,
     )
