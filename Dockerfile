@@ -63,6 +63,7 @@ COPY --from=spark-deps /opt/venv /opt/venv
 COPY --from=spark-deps --chown=10001:10001 /opt/questlog /opt/questlog
 WORKDIR /app
 COPY events/ events/
+COPY runtime/ runtime/
 COPY lake/ lake/
 COPY streaming/ streaming/
 COPY jobs/ jobs/
@@ -83,6 +84,7 @@ RUN echo hdfs > /tmp/requirements.txt \
     && pip install --no-cache-dir -r /tmp/requirements.txt -c /tmp/requirements.lock \
     && rm /tmp/requirements.txt /tmp/requirements.lock
 COPY events/ /opt/questlog/events/
+COPY runtime/ /opt/questlog/runtime/
 COPY lake/ /opt/questlog/lake/
 COPY jobs/ /opt/questlog/jobs/
 ENV PYTHONPATH=/opt/questlog
@@ -96,6 +98,7 @@ RUN groupadd --system --gid 10001 questlog \
 COPY --from=ingest-deps /opt/venv /opt/venv
 WORKDIR /app
 COPY events/ events/
+COPY runtime/ runtime/
 COPY lake/ lake/
 COPY ingest/ ingest/
 ENV PATH=/opt/venv/bin:$PATH \

@@ -20,8 +20,8 @@ from tqdm import tqdm
 from bench import report, stage_ingest, stage_kafka, stage_landing, stage_marts
 from bench.run import MODES, Mode, Run
 from bench.workspace import Workspace
-from jobs.entry import MARTS
 from lake.settings import REPO_ROOT, LakeSettings
+from runtime.marts import MARTS
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DOC = REPO_ROOT / "docs" / "benchmarks.md"

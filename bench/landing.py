@@ -3,16 +3,13 @@ latency from the ingest's 202 to the row being readable in the lake, in service 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 import requests
 from deltalake import DeltaTable
@@ -20,7 +17,10 @@ from deltalake.exceptions import TableNotFoundError
 from hdfs import InsecureClient
 
 from bench.stats import percentile
-from lake.settings import REPO_ROOT, LakeSettings
+from events.shop import SHOP
+from lake.offsets import webhdfs_committed_offsets
+from runtime.settings import REPO_ROOT
+from runtime.spark_submit import spark_environment, spark_submit_command
 from streaming.batch_record import read_records
 
 
@@ -36,13 +36,8 @@ def landed_batches(stdout: str) -> dict:
 
 def committed_events(webhdfs: InsecureClient, checkpoint: str) -> int:
     """Kafka records the query's last committed batch ends at, over all partitions."""
-    folder = urlparse(checkpoint).path
-    commits = [int(name) for name in webhdfs.list(f"{folder}/commits") if name.isdigit()]
-    with webhdfs.read(f"{folder}/offsets/{max(commits)}") as reader:
-        last_line = reader.read().decode().strip().splitlines()[-1]
-    return sum(
-        offset for partitions in json.loads(last_line).values() for offset in partitions.values()
-    )
+    offsets = webhdfs_committed_offsets(webhdfs, checkpoint) or {}
+    return sum(offset for partitions in offsets.values() for offset in partitions.values())
 
 
 class LandingService:
@@ -54,18 +49,10 @@ class LandingService:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> LandingService:
-        venv_bin = Path(sys.executable).parent
-        environ = {
-            **os.environ,
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-            "PATH": f"{venv_bin}:{os.environ['PATH']}",
-            "SPARK_CONF_DIR": str(LakeSettings.from_env().spark_conf_dir),
-            **self.env,
-        }
+        environ = spark_environment(overrides=self.env)
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [str(venv_bin / "spark-submit"), "streaming/land_events.py", "--service"],
+                spark_submit_command("streaming/land_events.py", "--service"),
                 cwd=REPO_ROOT,
                 env=environ,
                 stdout=log,
@@ -126,7 +113,13 @@ def end_to_end_latency(
     watching = threading.Thread(target=watch, daemon=True)
     watching.start()
     template = {"event_type": "purchase", "schema_version": 1, "player_id": "player-e2e"}
-    template["properties"] = {"item": "sword", "price": 100, "currency": "gold", "quantity": 1}
+    sword = SHOP["sword"]
+    template["properties"] = {
+        "item": "sword",
+        "price": sword.price,
+        "currency": sword.currency,
+        "quantity": 1,
+    }
     try:
         for round_number in range(rounds):
             round_end = time.monotonic() + round_seconds

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from string import Template
 
 import duckdb
 from deltalake import DeltaTable
 
+from events.shop import CURRENCY, SPENT_COLUMN
+
 # jobs/marts.py `player_purchases`, column for column, on the same Parquet files.
-PLAYER_PURCHASES_SQL = """
+PLAYER_PURCHASES_SQL = Template("""
 WITH events AS (
     SELECT * FROM events_table
 ),
@@ -38,7 +41,7 @@ per_item AS (
 ),
 per_currency AS (
     SELECT player_id, map_from_entries(list((currency, amount) ORDER BY currency)) AS spent,
-           sum(amount) FILTER (WHERE currency = 'gold') AS gold
+           sum(amount) FILTER (WHERE currency = '$currency') AS in_currency
     FROM (SELECT player_id, currency, sum(amount) AS amount FROM bought GROUP BY ALL)
     GROUP BY player_id
 )
@@ -47,26 +50,26 @@ SELECT a.player_id,
        coalesce(items_bought, 0) AS items_bought,
        coalesce(items, MAP {}::MAP(VARCHAR, BIGINT)) AS items,
        coalesce(spent, MAP {}::MAP(VARCHAR, DOUBLE)) AS spent,
-       coalesce(gold, 0.0) AS gold_spent,
+       coalesce(in_currency, 0.0) AS $spent,
        coalesce(distinct_items, 0) AS distinct_items,
        first_purchase_at, last_purchase_at, active_days
 FROM activity a
 LEFT JOIN per_player USING (player_id)
 LEFT JOIN per_item USING (player_id)
 LEFT JOIN per_currency USING (player_id)
-"""
+""").substitute(currency=CURRENCY, spent=SPENT_COLUMN)
 
 # Rows where the two marts differ in any figure; none is the pass.
-DIFFERENCES_SQL = """
+DIFFERENCES_SQL = Template("""
 SELECT count(*) FROM spark s FULL JOIN duck d USING (player_id)
 WHERE s.player_id IS NULL OR d.player_id IS NULL
    OR s.purchases <> d.purchases OR s.items_bought <> d.items_bought
-   OR abs(s.gold_spent - d.gold_spent) > 1e-6 OR s.distinct_items <> d.distinct_items
+   OR abs(s.$spent - d.$spent) > 1e-6 OR s.distinct_items <> d.distinct_items
    OR s.active_days <> d.active_days
    OR s.first_purchase_at IS DISTINCT FROM d.first_purchase_at
    OR s.last_purchase_at IS DISTINCT FROM d.last_purchase_at
    OR list_sort(map_entries(s.items))::VARCHAR <> list_sort(map_entries(d.items))::VARCHAR
-"""
+""").substitute(spent=SPENT_COLUMN)
 
 
 def duckdb_player_purchases(events_dir: Path, out: Path) -> float:
@@ -83,17 +86,17 @@ def compare_marts(spark_mart_dir: Path, duckdb_mart: Path) -> dict:
     with duckdb.connect() as db:
         db.register("spark", DeltaTable(str(spark_mart_dir)).to_pyarrow_dataset())
         db.execute(f"CREATE VIEW duck AS SELECT * FROM read_parquet('{duckdb_mart}')")
-        totals = "SELECT count(*), sum(purchases), round(sum(gold_spent), 2) FROM {}"
+        totals = "SELECT count(*), sum(purchases), round(sum(" + SPENT_COLUMN + "), 2) FROM {}"
         spark_totals = db.execute(totals.format("spark")).fetchone()
         duck_totals = db.execute(totals.format("duck")).fetchone()
         differing = db.execute(DIFFERENCES_SQL).fetchone()[0]
     return {
         "players": spark_totals[0],
         "purchases": spark_totals[1],
-        "gold_spent": spark_totals[2],
+        SPENT_COLUMN: spark_totals[2],
         "duckdb_players": duck_totals[0],
         "duckdb_purchases": duck_totals[1],
-        "duckdb_gold_spent": duck_totals[2],
+        f"duckdb_{SPENT_COLUMN}": duck_totals[2],
         "differing_rows": differing,
         "same": differing == 0 and spark_totals == duck_totals,
     }

@@ -3,39 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from lake.settings import REPO_ROOT, LakeSettings
-
-VENV_BIN = Path(sys.executable).parent
+from runtime.settings import REPO_ROOT
+from runtime.spark_submit import conf_options, spark_environment, spark_submit_command
 
 
 def spark_submit(script: str, *args: str, env: dict, event_log_dir: Path) -> dict:
     """Run `script` with spark-submit and an event log; its wall time, output and log file."""
     event_log_dir.mkdir(parents=True, exist_ok=True)
     before = set(event_log_dir.iterdir())
-    environ = {
-        **os.environ,
-        "SPARK_CONF_DIR": str(LakeSettings.from_env().spark_conf_dir),
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-        **env,
-    }
+    environ = spark_environment(overrides=env)
     conf = {
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": event_log_dir.as_uri(),
         "spark.eventLog.compress": "false",
         "spark.eventLog.rolling.enabled": "false",
     }
-    options = [part for key, value in conf.items() for part in ("--conf", f"{key}={value}")]
+    options = conf_options(conf)
     started = time.perf_counter()
     result = subprocess.run(
-        [str(VENV_BIN / "spark-submit"), *options, script, *args],
+        spark_submit_command(script, *args, options=options),
         cwd=REPO_ROOT,
         env=environ,
         capture_output=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.run import Run, figure, label
 from bench.spark_runs import spark_submit, stage_times
-from jobs.entry import MARTS
+from runtime.marts import MARTS
 
 
 def measure(run: Run) -> None:

@@ -14,9 +14,10 @@ import sys
 
 from pyspark.sql import functions as F
 
-from events.spark_schema import event_schema
+from events.shop import SHOP
 from lake.session import spark_session
-from simulator.players import GUILDS, SHOP
+from simulator.players import GUILDS
+from streaming.landed import landed_events_schema
 
 DAYS = 30
 EVENTS_PER_PLAYER = 50
@@ -42,42 +43,40 @@ def synthetic_events(spark, events: int):
         .otherwise("default")
     )
     item = F.element_at(F.array(*map(F.lit, items)), (F.rand(4) * len(items)).cast("int") + 1)
-    price = F.element_at(F.create_map(*[F.lit(x) for i in items for x in (i, SHOP[i])]), item)
+    prices = [F.lit(x) for name in items for x in (name, SHOP[name].price)]
+    currencies = [F.lit(x) for name in items for x in (name, SHOP[name].currency)]
+    price = F.element_at(F.create_map(*prices), item)
+    currency = F.element_at(F.create_map(*currencies), item)
     quantity = F.element_at(F.array(*map(F.lit, [1, 1, 1, 2, 5])), (F.rand(5) * 5).cast("int") + 1)
     guild = F.element_at(F.array(*map(F.lit, GUILDS)), (F.rand(6) * len(GUILDS)).cast("int") + 1)
     buying = F.col("event_type") == "purchase"
     event_ts = F.timestamp_seconds(
         F.unix_timestamp(F.date_sub(F.current_date(), DAYS)) + (F.rand(7) * DAYS * 86_400)
     )
-    properties_type = event_schema()["properties"].dataType
-    values = {
-        "item": F.when(buying, item),
-        "price": F.when(buying, price),
-        "currency": F.when(buying, F.lit("gold")),
-        "quantity": F.when(buying, quantity),
-        "guild_id": F.when(F.col("event_type") == "join_guild", guild),
-        "level": F.when(F.col("event_type") == "level_up", (F.rand(8) * 50).cast("long") + 1),
-    }
-    # Every property of the landed schema, in its order; those not drawn here are null.
-    properties = F.struct(
-        *[
-            values.get(field.name, F.lit(None)).cast(field.dataType).alias(field.name)
-            for field in properties_type.fields
-        ]
+    landed = landed_events_schema(spark)
+    properties = struct_of(
+        landed["properties"].dataType,
+        item=F.when(buying, item),
+        price=F.when(buying, price),
+        currency=F.when(buying, currency),
+        quantity=F.when(buying, quantity),
+        guild_id=F.when(F.col("event_type") == "join_guild", guild),
+        level=F.when(F.col("event_type") == "level_up", (F.rand(8) * 50).cast("long") + 1),
     )
-    context = F.struct(
-        F.lit("127.0.0.1:5000").alias("host"),
-        F.lit("questlog-bench").alias("user_agent"),
-        F.lit("127.0.0.1").alias("remote_addr"),
-        F.lit("v1").alias("api_version"),
-    ).cast(event_schema()["context"].dataType)
+    context = struct_of(
+        landed["context"].dataType,
+        host=F.lit("127.0.0.1:5000"),
+        user_agent=F.lit("questlog-bench"),
+        remote_addr=F.lit("127.0.0.1"),
+        api_version=F.lit("v1"),
+    )
     rows = (
         spark.range(0, events, numPartitions=max(2, events // 1_000_000))
         .withColumn("player", player)
         .withColumn("event_type", event_type)
         .withColumn("event_ts", event_ts)
     )
-    return rows.select(
+    columns = rows.select(
         F.expr("uuid()").alias("event_id"),
         "event_type",
         F.lit(1).cast("long").alias("schema_version"),
@@ -93,6 +92,15 @@ def synthetic_events(spark, events: int):
         F.col("id").alias("kafka_offset"),
         F.col("event_ts").alias("kafka_timestamp"),
         F.to_date("event_ts").alias("event_date"),
+    )
+    # In the landed table's order and types: a column it lacks fails here, not in the marts.
+    return columns.select(*[F.col(f.name).cast(f.dataType) for f in landed.fields])
+
+
+def struct_of(struct_type, **values):
+    """A struct column of `struct_type` from the given fields; the fields not given are null."""
+    return F.struct(
+        *[values.get(f.name, F.lit(None)).cast(f.dataType).alias(f.name) for f in struct_type]
     )
 
 

@@ -20,13 +20,13 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from chaos.load import Load
 from chaos.observe import children, cmdline, committed_offset, open_batches
+from runtime.layout import LakeLayout
+from runtime.spark_submit import spark_submit_command
 from stack import landing, processes
 from stack.landing import spark_environment
 from stack.manager import up
 from stack.probes import http_json
 from stack.settings import REPO_ROOT, StackSettings
-
-SPARK_SUBMIT = REPO_ROOT / ".venv" / "bin" / "spark-submit"
 
 
 @dataclass
@@ -85,16 +85,20 @@ class Case:
         self, script: str, *args: str, timeout: float = 900
     ) -> subprocess.CompletedProcess:
         """Run an entry point with spark-submit against the topology, capturing its output."""
-        command = [str(SPARK_SUBMIT), script, *args]
         return subprocess.run(
-            command, cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+            spark_submit_command(script, *args),
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def start_landing(self) -> subprocess.Popen:
         """`land_events.py --until-caught-up` in its own process group (to be killed whole)."""
         log = (self.work_dir / f"{self.name}-landing.log").open("a")
         return subprocess.Popen(
-            [str(SPARK_SUBMIT), "streaming/land_events.py", "--until-caught-up"],
+            spark_submit_command("streaming/land_events.py", "--until-caught-up"),
             cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -117,7 +121,7 @@ class Case:
         """A Spark entry point in the background, in its own process group."""
         log = (self.work_dir / f"{self.name}-{Path(script).stem}.log").open("a")
         return subprocess.Popen(
-            [str(SPARK_SUBMIT), script, *args],
+            spark_submit_command(script, *args),
             cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -177,7 +181,9 @@ class Case:
 
     def batch_in_flight(self) -> bool:
         """Whether a landing query has planned a micro-batch and not committed it yet."""
-        return bool(open_batches(self.settings.webhdfs_url, f"{self.lake_root}/checkpoints"))
+        return bool(
+            open_batches(self.settings.webhdfs_url, LakeLayout(self.lake_root).checkpoint_root)
+        )
 
     # ------------------------------------------------------------ nodes
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 from hdfs import InsecureClient
+
+from lake.offsets import webhdfs_committed_offsets
+from runtime.layout import LakeLayout
 
 
 def cmdline(pid: int) -> bytes:
@@ -32,18 +34,21 @@ def children(parent: int) -> list[int]:
     return found
 
 
+def webhdfs_client(webhdfs_url: str) -> InsecureClient:
+    """A WebHDFS client as this machine's user."""
+    return InsecureClient(webhdfs_url, user=os.environ.get("USER", "root"))
+
+
 def committed_offset(webhdfs_url: str, lake_root: str, topic: str, partition: int) -> int:
     """The offset of `partition` the landing checkpoint has committed (its newest offsets log)."""
-    client = InsecureClient(webhdfs_url, user=os.environ.get("USER", "root"))
-    root = urlparse(f"{lake_root}/checkpoints").path
+    client = webhdfs_client(webhdfs_url)
+    root = urlparse(LakeLayout(lake_root).checkpoint_root).path
     lowest = None
     for query in _list(client, root):
-        commits = [int(n) for n in _list(client, f"{root}/{query}/commits") if n.isdigit()]
-        if not commits:
+        offsets = webhdfs_committed_offsets(client, f"{root}/{query}")
+        if offsets is None:
             continue
-        with client.read(f"{root}/{query}/offsets/{max(commits)}") as reader:
-            offsets = json.loads(reader.read().decode().strip().splitlines()[-1])
-        value = int(offsets[topic][str(partition)])
+        value = offsets[topic][str(partition)]
         lowest = value if lowest is None else min(lowest, value)
     return lowest or 0
 
@@ -52,7 +57,7 @@ def open_batches(webhdfs_url: str, checkpoint_root: str) -> list[str]:
     """Micro-batches planned and not yet committed under a checkpoint root, from Structured
     Streaming's own log layout: `<query>/offsets/<n>` is written when batch n is planned,
     `<query>/commits/<n>` once its output is committed."""
-    client = InsecureClient(webhdfs_url, user=os.environ.get("USER", "root"))
+    client = webhdfs_client(webhdfs_url)
     root = urlparse(checkpoint_root).path
     found = []
     for query in _list(client, root):

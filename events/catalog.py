@@ -45,17 +45,3 @@ CATALOG: dict[str, dict[int, dict]] = {
 }
 
 EVENT_TYPES = tuple(CATALOG)
-
-# What the seed's GET routes sell, and for how much gold.
-SHOP_PRICES_GOLD = {"sword": 100, "horse": 250, "shield": 80}
-SHOP_CURRENCY = "gold"
-
-# What owning an item (or being in a guild) lets a player do in the game.
-UNLOCKS = {
-    "sword": "duel",
-    "horse": "ride_to_far_lands",
-    "shield": "defend_the_castle",
-    "armor": "enter_the_arena",
-    "dragon_egg": "hatch_a_dragon",
-}
-GUILD_UNLOCK = "guild_quests"

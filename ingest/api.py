@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from events.catalog import CATALOG
 from events.envelope import normalize, validate
 from ingest import guard, intake, metrics
+from ingest.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -89,12 +90,11 @@ def post_events():
                 event_type if isinstance(event_type, str) and event_type in CATALOG else "unknown"
             )
             metrics.EVENTS_REJECTED.labels(label, "invalid").inc()
-        guard.abort_with_headers(
+        raise ApiError(
             400,
             "the batch was rejected whole; nothing was published"
             if is_batch
             else "the event was rejected",
-            {},
             problems=[p.as_dict() for p in problems],
         )
     deliveries = intake.publish(client_events, api_version="v1", key=key)

@@ -11,6 +11,7 @@ from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
 
 from ingest import metrics
+from ingest.errors import ApiError
 from ingest.guard import RateLimiter, parse_api_keys
 from ingest.ops import documented_methods
 from ingest.publisher import KafkaPublisher
@@ -127,13 +128,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         body = {"error": error.name, "message": error.description}
-        if isinstance(getattr(error, "problems", None), list):
-            body["problems"] = error.problems
-        if isinstance(getattr(error, "event_ids", None), list):
-            body["event_ids"] = error.event_ids
+        if isinstance(error, ApiError):
+            body |= error.body_fields()
         response = jsonify(body)
         response.status_code = error.code
-        # Keep what the error itself carries, such as Allow on a 405.
+        # Keep what the error itself carries: Allow on a 405, an ApiError's headers.
         for name, value in error.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
@@ -141,8 +140,6 @@ def create_app(test_config: dict | None = None) -> Flask:
             # Flask's automatic HEAD and OPTIONS are answered 405 too (see _start_request).
             documented = [m for m in error.valid_methods if m not in ("HEAD", "OPTIONS")]
             response.headers["Allow"] = ", ".join(sorted(documented))
-        for name, value in (getattr(error, "extra_headers", None) or {}).items():
-            response.headers[name] = value
         return response
 
     return app

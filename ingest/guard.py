@@ -8,7 +8,8 @@ import time
 
 from cachetools import TTLCache
 from flask import abort, current_app, request
-from werkzeug.exceptions import HTTPException
+
+from ingest.errors import ApiError
 
 # What a key may be allowed to do.
 EVENTS_WRITE = "events:write"
@@ -68,19 +69,6 @@ def parse_api_keys(entries: tuple[str, ...]) -> dict[str, frozenset[str]]:
     return keys
 
 
-def abort_with_headers(code: int, description: str, headers: dict, problems=None, event_ids=None):
-    """Abort with extra response headers (Retry-After), optional problems and event ids."""
-    try:
-        abort(code, description)
-    except HTTPException as error:
-        error.extra_headers = headers
-        if problems is not None:
-            error.problems = problems
-        if event_ids is not None:
-            error.event_ids = event_ids
-        raise
-
-
 def api_key(scope: str = EVENTS_WRITE) -> str | None:
     """The request's API key when keys are configured; aborts 401 without one, 403 off scope."""
     keys: dict[str, frozenset[str]] = current_app.config["API_KEYS"]
@@ -97,10 +85,10 @@ def api_key(scope: str = EVENTS_WRITE) -> str | None:
             if scope not in keys[key]:
                 abort(403, f"this API key does not have the {scope} scope")
             return key
-    abort_with_headers(
+    raise ApiError(
         401,
         "a valid API key is required: Authorization: Bearer <key>",
-        {"WWW-Authenticate": "Bearer"},
+        headers={"WWW-Authenticate": "Bearer"},
     )
 
 
@@ -119,7 +107,7 @@ def limit(key: str | None, players: dict[str, int]) -> None:
     waits += [player_limiter.take(player, count) for player, count in players.items()]
     wait = max(waits)
     if wait > 0:
-        abort_with_headers(429, "rate limit exceeded", {"Retry-After": _retry_after(wait)})
+        raise ApiError(429, "rate limit exceeded", headers={"Retry-After": _retry_after(wait)})
 
 
 def limit_reads(key: str | None) -> None:
@@ -127,4 +115,4 @@ def limit_reads(key: str | None) -> None:
     name = key or f"addr:{request.remote_addr}"
     wait = current_app.extensions["questlog.read_limiter"].take(name)
     if wait > 0:
-        abort_with_headers(429, "rate limit exceeded", {"Retry-After": _retry_after(wait)})
+        raise ApiError(429, "rate limit exceeded", headers={"Retry-After": _retry_after(wait)})

@@ -11,18 +11,22 @@ one producer batch the acknowledgements of many concurrent requests.
 import os
 import tempfile
 
-bind = os.environ.get("QUESTLOG_INGEST_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("QUESTLOG_INGEST_WORKERS", "2"))
-threads = int(os.environ.get("QUESTLOG_INGEST_THREADS", "16"))
+# Metrics are summed over workers through files in this folder (prometheus_client multiprocess);
+# set before ingest's modules (and prometheus_client) are imported.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="questlog-metrics-")
+
+from ingest.settings import ServingSettings  # noqa: E402
+
+serving = ServingSettings.from_env()
+bind = serving.ingest_bind
+workers = serving.ingest_workers
+threads = serving.ingest_threads
 worker_class = "gthread"
 # A request waits at most publish_timeout_s for Kafka; this only catches a stuck worker.
 timeout = 30
 graceful_timeout = 15
 accesslog = None
-
-# Metrics are summed over workers through files in this folder (prometheus_client multiprocess).
-if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="questlog-metrics-")
 
 
 def child_exit(server, worker):

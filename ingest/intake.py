@@ -8,7 +8,8 @@ from flask import current_app, request
 
 from events.envelope import EncodeError, enrich, utc_now_iso
 from ingest import metrics
-from ingest.guard import abort_with_headers, limit
+from ingest.errors import ApiError
+from ingest.guard import limit
 from ingest.publisher import Delivery, PublishError
 
 
@@ -42,17 +43,17 @@ def publish(client_events: list[dict], *, api_version: str, key: str | None) -> 
         deliveries = current_app.extensions["questlog.publisher"].publish(events)
     except EncodeError as error:
         _reject(events, "invalid")
-        abort_with_headers(400, str(error), {})
+        raise ApiError(400, str(error)) from error
     except PublishError as error:
         _reject(events, "unavailable")
         current_app.logger.warning("events not accepted", extra={"reason": str(error)})
         # The ids let a client that sent none retry without the events counting twice.
-        abort_with_headers(
+        raise ApiError(
             503,
             f"events not accepted, retry with the same event_ids: {error}",
-            {"Retry-After": str(settings.retry_after_s)},
+            headers={"Retry-After": str(settings.retry_after_s)},
             event_ids=[e["event_id"] for e in events],
-        )
+        ) from error
     for event_type, count in Counter(e["event_type"] for e in events).items():
         metrics.EVENTS_ACCEPTED.labels(event_type).inc(count)
     return deliveries

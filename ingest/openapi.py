@@ -7,6 +7,7 @@ import json
 
 from events.catalog import CATALOG, CURRENT_SCHEMA_VERSION
 from events.envelope import client_schema
+from events.shop import SEED_ITEMS
 from ingest.ops import OPENAPI_PATH
 
 TEXT = {"text/html": {"schema": {"type": "string"}}}
@@ -155,9 +156,7 @@ def build() -> dict:
         },
         "paths": {
             "/": _seed_route("log a `default` event"),
-            "/purchase_a_sword": _seed_route("log a sword purchase"),
-            "/purchase_a_horse": _seed_route("log a horse purchase"),
-            "/purchase_a_shield": _seed_route("log a shield purchase"),
+            **{f"/purchase_a_{item}": _seed_route(f"log a {item} purchase") for item in SEED_ITEMS},
             "/join_a_guild": _seed_route("log joining a guild", guild),
             "/v1/events": {
                 "post": {

@@ -16,10 +16,11 @@ from datetime import datetime
 import pyarrow as pa
 from werkzeug.exceptions import ServiceUnavailable
 
-from events.catalog import GUILD_UNLOCK, UNLOCKS
+from events.shop import GUILD_UNLOCK, SPENT_COLUMN, UNLOCKS
 from lake.files import MartFiles
+from runtime.marts import player_state_marts
 
-MARTS = ("player_inventory", "player_purchases", "spender_segments")
+MARTS = tuple(player_state_marts())
 SPENDING = ("segment", "lifetime_spend", "spend_rank")
 
 
@@ -41,7 +42,7 @@ def player_view(
         unlocks.append(GUILD_UNLOCK)
     summary = {}
     if purchases:
-        keep = ("purchases", "items_bought", "gold_spent", "distinct_items", "active_days")
+        keep = ("purchases", "items_bought", SPENT_COLUMN, "distinct_items", "active_days")
         summary = {key: purchases[key] for key in keep}
         summary["spent"] = dict(purchases["spent"] or [])
         summary["items"] = dict(purchases["items"] or [])
@@ -102,7 +103,9 @@ class PlayerState:
 
     def _read(self) -> None:
         try:
-            inventory, purchases, segments = (self._rows_by_player(mart) for mart in MARTS)
+            rows = {mart: self._rows_by_player(mart) for mart in MARTS}
+            inventory, purchases = rows["player_inventory"], rows["player_purchases"]
+            segments = rows["spender_segments"]
             players = {
                 player_id: player_view(
                     inventory.get(player_id), purchases.get(player_id), segments.get(player_id)

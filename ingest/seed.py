@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, request
 
-from events.catalog import SHOP_CURRENCY, SHOP_PRICES_GOLD
 from events.envelope import validate
+from events.shop import SEED_ITEMS, SHOP
 from ingest import guard, intake
+from ingest.errors import ApiError
 
 bp = Blueprint("seed", __name__)
 
@@ -39,19 +40,13 @@ def _log(event_type: str, properties: dict) -> None:
     event = {"event_type": event_type, "player_id": _player_id(), "properties": properties}
     problems = validate(event)
     if problems:
-        guard.abort_with_headers(
-            400, "the event was rejected", {}, problems=[p.as_dict() for p in problems]
-        )
+        raise ApiError(400, "the event was rejected", problems=[p.as_dict() for p in problems])
     intake.publish([event], api_version="seed", key=None)
 
 
 def _purchase(item: str) -> None:
-    properties = {
-        "item": item,
-        "price": SHOP_PRICES_GOLD[item],
-        "currency": SHOP_CURRENCY,
-        "quantity": 1,
-    }
+    sold = SHOP[item]
+    properties = {"item": item, "price": sold.price, "currency": sold.currency, "quantity": 1}
     _log("purchase", properties)
 
 
@@ -61,22 +56,18 @@ def default_response():
     return "\nThis is the default response!\n"
 
 
-@bp.get("/purchase_a_sword")
-def purchase_a_sword():
-    _purchase("sword")
-    return "\nSword Purchased!\n"
+def _purchase_route(item: str):
+    """GET /purchase_a_<item>: log the purchase, answer with the seed's text."""
+
+    def purchase():
+        _purchase(item)
+        return f"\n{item.capitalize()} Purchased!\n"
+
+    return purchase
 
 
-@bp.get("/purchase_a_horse")
-def purchase_a_horse():
-    _purchase("horse")
-    return "\nHorse Purchased!\n"
-
-
-@bp.get("/purchase_a_shield")
-def purchase_a_shield():
-    _purchase("shield")
-    return "\nShield Purchased!\n"
+for _item in SEED_ITEMS:
+    bp.add_url_rule(f"/purchase_a_{_item}", f"purchase_a_{_item}", _purchase_route(_item))
 
 
 @bp.get("/join_a_guild")

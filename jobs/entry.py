@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from importlib import import_module
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import kpis, marts
 from lake.io import read_events, read_mart, register_table, table_version, write_mart
 from lake.session import spark_session
 from lake.settings import LakeSettings
+from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
+from runtime.marts import MARTS
+from runtime.marts import MartSpec as Mart
 
 
 def utc_today() -> date:
@@ -22,73 +23,11 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-@dataclass(frozen=True)
-class Mart:
-    """A mart: its transform, whether it has one row set per day, and what it says it holds."""
-
-    transform: Callable[[DataFrame], DataFrame]
-    daily: bool
-    description: str
-    order_by: tuple[str, ...]
-
-
-MARTS = {
-    "player_purchases": Mart(
-        marts.player_purchases,
-        daily=False,
-        description="per player: purchases in total and per item, spend per currency, first "
-        "and last purchase, distinct items, active days",
-        order_by=("gold_spent DESC", "player_id"),
-    ),
-    "daily_item_sales": Mart(
-        marts.daily_item_sales,
-        daily=True,
-        description="per day and item: purchases, units, unique buyers, revenue",
-        order_by=("event_date DESC", "revenue DESC"),
-    ),
-    "daily_active_players": Mart(
-        marts.daily_active_players,
-        daily=True,
-        description="per day: active players, new players, sessions",
-        order_by=("event_date DESC",),
-    ),
-    "player_inventory": Mart(
-        marts.player_inventory,
-        daily=False,
-        description="per player: the items owned now and since when, and guild membership",
-        order_by=("player_id",),
-    ),
-    "daily_kpis": Mart(
-        kpis.daily_kpis,
-        daily=True,
-        description="per UTC day: DAU, new and paying players, payer conversion, revenue, "
-        "ARPDAU, ARPPU, sessions per DAU, average session length",
-        order_by=("event_date DESC",),
-    ),
-    "retention": Mart(
-        lambda events: kpis.retention(events, utc_today()),
-        daily=False,
-        description="per install cohort: its size and the share active on day 1, 7, 14 and 30 "
-        "(empty until that day is over)",
-        order_by=("cohort_date DESC",),
-    ),
-    "cohort_ltv": Mart(
-        lambda events: kpis.cohort_ltv(events, utc_today()),
-        daily=False,
-        description="per install cohort and day since install: cumulative revenue per "
-        "installed player",
-        order_by=("cohort_date DESC", "days_since_install"),
-    ),
-    "spender_segments": Mart(
-        kpis.spender_segments,
-        daily=False,
-        description="per player: lifetime spend, spend rank, segment (whale, dolphin, minnow, "
-        "non-payer) and the segment's share of revenue",
-        order_by=("spend_rank", "player_id"),
-    ),
-}
-EVENTS_TABLE = "events"
-QUARANTINE_TABLE = "quarantine"
+def transform(mart: Mart, events: DataFrame) -> DataFrame:
+    """The mart's rows from the landed events, by the transform the registry names."""
+    module, function = mart.transform.split(":")
+    rows_of = getattr(import_module(module), function)
+    return rows_of(events, utc_today()) if mart.as_of_today else rows_of(events)
 
 
 def day_range(first: date | None, last: date | None) -> str:
@@ -103,8 +42,8 @@ def compute(spark: SparkSession, mart: Mart, events_path: str, first, last) -> D
     (a player's first day decides whether they are new).
     """
     if not mart.daily or (first is None and last is None):
-        return mart.transform(read_events(spark, events_path))
-    fresh = mart.transform(read_events(spark, events_path, last=last))
+        return transform(mart, read_events(spark, events_path))
+    fresh = transform(mart, read_events(spark, events_path, last=last))
     return fresh.where(F.expr(day_range(first, last)))
 
 
@@ -113,6 +52,15 @@ def write(mart: Mart, rows: DataFrame, out: str, first, last) -> None:
     rows = rows.withColumn("computed_at", F.current_timestamp())
     partial = mart.daily and (first is not None or last is not None)
     write_mart(rows, out, replace_where=day_range(first, last) if partial else None)
+
+
+def register_lake_tables(
+    spark: SparkSession, marts: list[str], events_path: str, quarantine_path: str
+) -> None:
+    """Point the SQL tables `events` and `quarantine` at the lake's; print every table."""
+    register_table(spark, EVENTS_TABLE, events_path)
+    register_table(spark, QUARANTINE_TABLE, quarantine_path)
+    print(f"tables: {', '.join(marts)}, {EVENTS_TABLE}, {QUARANTINE_TABLE}")
 
 
 def run_mart(name: str, argv: list[str] | None = None) -> int:
@@ -142,9 +90,7 @@ def run_mart(name: str, argv: list[str] | None = None) -> int:
     print(f"{name}: {written.count()} rows -> {args.out} (table version {version})")
     if not args.no_tables:
         register_table(spark, name, args.out)
-        register_table(spark, EVENTS_TABLE, args.events)
-        register_table(spark, QUARANTINE_TABLE, settings.quarantine_path)
-        print(f"tables: {name}, {EVENTS_TABLE}, {QUARANTINE_TABLE}")
+        register_lake_tables(spark, [name], args.events, settings.quarantine_path)
     if args.show:
         written.orderBy(*[F.expr(o) for o in mart.order_by]).show(args.show, truncate=False)
     spark.stop()

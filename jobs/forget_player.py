@@ -21,10 +21,11 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.entry import MARTS, compute, write
+from jobs.entry import compute, write
 from lake.io import table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
+from runtime.marts import MARTS
 
 
 def quarantined_of(players: list[str]) -> Column:

@@ -1,6 +1,6 @@
 """The studio's KPIs as pure transforms from landed events: `DataFrame -> DataFrame`, no I/O.
 
-Revenue is what players spend in the shop's currency (`events.catalog.SHOP_CURRENCY`, gold):
+Revenue is what players spend in the shop's currency (`events.shop.CURRENCY`):
 price x quantity of their purchases in it. Purchases in any other currency are not revenue.
 A player is active on a UTC day when they sent any event that day. A player's install day
 (their cohort) is the first day they were active. The README holds the definitions and how
@@ -14,7 +14,7 @@ from datetime import date
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from events.catalog import SHOP_CURRENCY
+from events.shop import CURRENCY
 from jobs.marts import purchases
 
 RETENTION_DAYS = (1, 7, 14, 30)
@@ -24,7 +24,7 @@ SPENDER_TIERS = (("whale", 1), ("dolphin", 10), ("minnow", 100))
 NON_PAYER = "non_payer"
 
 
-def revenue_purchases(events: DataFrame, currency: str = SHOP_CURRENCY) -> DataFrame:
+def revenue_purchases(events: DataFrame, currency: str = CURRENCY) -> DataFrame:
     """Purchases that are revenue: paid in `currency`, with their amount."""
     return purchases(events).where(F.col("currency") == currency)
 
@@ -61,7 +61,7 @@ def _ratio(numerator: str, denominator: str) -> F.Column:
     return F.when(F.col(denominator) > 0, F.col(numerator) / F.col(denominator))
 
 
-def daily_kpis(events: DataFrame, currency: str = SHOP_CURRENCY) -> DataFrame:
+def daily_kpis(events: DataFrame, currency: str = CURRENCY) -> DataFrame:
     """Per UTC day: DAU, new and paying players, conversion, revenue, ARPDAU, ARPPU, sessions.
 
     `new_players` needs each player's first day, so pass every event up to the last day.
@@ -163,7 +163,7 @@ def retention(events: DataFrame, as_of: date) -> DataFrame:
     )
 
 
-def cohort_ltv(events: DataFrame, as_of: date, currency: str = SHOP_CURRENCY) -> DataFrame:
+def cohort_ltv(events: DataFrame, as_of: date, currency: str = CURRENCY) -> DataFrame:
     """Per install cohort and day since install (every day over before `as_of`): revenue of
     the cohort's players up to and including that day, and that per installed player."""
     cohorts = _complete_cohorts(events, as_of)
@@ -197,7 +197,7 @@ def _tier_ceilings(payers: F.Column) -> list[tuple[str, F.Column]]:
     return [(name, F.floor((payers * percent + 99) / 100)) for name, percent in SPENDER_TIERS]
 
 
-def spender_segments(events: DataFrame, currency: str = SHOP_CURRENCY) -> DataFrame:
+def spender_segments(events: DataFrame, currency: str = CURRENCY) -> DataFrame:
     """Per player seen: lifetime spend, spend rank among payers, segment and its revenue share.
 
     Payers are ranked by lifetime spend (1 = the most; equal spend, equal rank). The top 1 %

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from events.shop import CURRENCY, SPENT_COLUMN
+
 
 def purchases(events: DataFrame) -> DataFrame:
     """Purchase events with their item, quantity, unit price, currency and amount spent."""
@@ -16,6 +18,16 @@ def purchases(events: DataFrame) -> DataFrame:
         F.col("properties.quantity").alias("quantity"),
         F.col("properties.currency").alias("currency"),
         (F.col("properties.price") * F.col("properties.quantity")).alias("amount"),
+    )
+
+
+def _sums_per_player(bought: DataFrame, key: str, value: str, name: str) -> DataFrame:
+    """Per player: a map `name` from each `key` to the sum of `value`, keys in order."""
+    return (
+        bought.groupBy("player_id", key)
+        .agg(F.sum(value).alias(value))
+        .groupBy("player_id")
+        .agg(F.map_from_entries(F.sort_array(F.collect_list(F.struct(key, value)))).alias(name))
     )
 
 
@@ -34,26 +46,8 @@ def player_purchases(events: DataFrame) -> DataFrame:
         F.min("event_ts").alias("first_purchase_at"),
         F.max("event_ts").alias("last_purchase_at"),
     )
-    per_item = (
-        bought.groupBy("player_id", "item")
-        .agg(F.sum("quantity").alias("quantity"))
-        .groupBy("player_id")
-        .agg(
-            F.map_from_entries(F.sort_array(F.collect_list(F.struct("item", "quantity")))).alias(
-                "items"
-            )
-        )
-    )
-    per_currency = (
-        bought.groupBy("player_id", "currency")
-        .agg(F.sum("amount").alias("amount"))
-        .groupBy("player_id")
-        .agg(
-            F.map_from_entries(F.sort_array(F.collect_list(F.struct("currency", "amount")))).alias(
-                "spent"
-            )
-        )
-    )
+    per_item = _sums_per_player(bought, "item", "quantity", "items")
+    per_currency = _sums_per_player(bought, "currency", "amount", "spent")
     joined = (
         activity.join(per_player, "player_id", "left")
         .join(per_item, "player_id", "left")
@@ -65,7 +59,7 @@ def player_purchases(events: DataFrame) -> DataFrame:
         F.coalesce("items_bought", F.lit(0)).cast("long").alias("items_bought"),
         F.coalesce("items", F.create_map().cast("map<string,bigint>")).alias("items"),
         F.coalesce("spent", F.create_map().cast("map<string,double>")).alias("spent"),
-        F.coalesce(F.col("spent")["gold"], F.lit(0.0)).alias("gold_spent"),
+        F.coalesce(F.col("spent")[CURRENCY], F.lit(0.0)).alias(SPENT_COLUMN),
         F.coalesce("distinct_items", F.lit(0)).cast("long").alias("distinct_items"),
         "first_purchase_at",
         "last_purchase_at",

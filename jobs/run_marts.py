@@ -13,10 +13,11 @@ import time
 
 from pyspark import StorageLevel
 
-from jobs.entry import EVENTS_TABLE, MARTS, QUARANTINE_TABLE, write
+from jobs.entry import register_lake_tables, transform, write
 from lake.io import last_commit, read_events, register_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
+from runtime.marts import MARTS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         started = time.perf_counter()
         out = settings.mart_path(name)
-        write(MARTS[name], MARTS[name].transform(events), out, None, None)
+        write(MARTS[name], transform(MARTS[name], events), out, None, None)
         # The commit's own metrics: a full overwrite wrote every row of the mart.
         version, count = last_commit(spark, out)
         if not args.no_tables:
@@ -55,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - started
         print(f"{name}: {count} rows -> {out} (table version {version}, {elapsed:.1f} s)")
     if not args.no_tables:
-        register_table(spark, EVENTS_TABLE, args.events)
-        register_table(spark, QUARANTINE_TABLE, settings.quarantine_path)
-        print(f"tables: {', '.join(names)}, {EVENTS_TABLE}, {QUARANTINE_TABLE}")
+        register_lake_tables(spark, names, args.events, settings.quarantine_path)
     events.unpersist()
     spark.stop()
     return 0

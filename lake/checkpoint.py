@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from pyspark.sql import SparkSession
+
+from lake.offsets import Offsets, committed_offsets_with, parse_offsets
 
 
 def _fs(spark: SparkSession, path: str):
@@ -35,25 +35,14 @@ def list_names(spark: SparkSession, path: str) -> list[str]:
     return [status.getPath().getName() for status in fs.listStatus(hadoop_path)]
 
 
-def _offsets_json(text: str) -> dict[str, dict[str, int]]:
-    """The Kafka source's offsets: the last JSON line of an offsets/sources log entry."""
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{") and not line.startswith('{"batchWatermarkMs'):
-            return {
-                t: {p: int(o) for p, o in parts.items()} for t, parts in json.loads(line).items()
-            }
-    raise ValueError("no offsets in the checkpoint entry")
-
-
-def committed_offsets(spark: SparkSession, checkpoint: str) -> dict[str, dict[str, int]] | None:
+def committed_offsets(spark: SparkSession, checkpoint: str) -> Offsets | None:
     """End offsets (exclusive) per topic and partition of the last committed batch, or None."""
-    commits = [int(n) for n in list_names(spark, f"{checkpoint}/commits") if n.isdigit()]
-    if not commits:
-        return None
-    return _offsets_json(read_text(spark, f"{checkpoint}/offsets/{max(commits)}"))
+    return committed_offsets_with(
+        lambda path: list_names(spark, path), lambda path: read_text(spark, path), checkpoint
+    )
 
 
-def initial_offsets(spark: SparkSession, checkpoint: str) -> dict[str, dict[str, int]] | None:
+def initial_offsets(spark: SparkSession, checkpoint: str) -> Offsets | None:
     """Where the query started reading, as its Kafka source recorded on its first run."""
     text = read_text(spark, f"{checkpoint}/sources/0/0")
-    return _offsets_json(text) if text else None
+    return parse_offsets(text) if text else None

@@ -14,6 +14,8 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from runtime.layout import LakeLayout
+
 
 @dataclass(frozen=True)
 class MartVersion:
@@ -28,9 +30,10 @@ class MartFiles:
 
     def __init__(self, lake_root: str):
         self.root = lake_root.rstrip("/")
+        self.layout = LakeLayout(lake_root)
 
     def uri(self, mart: str) -> str:
-        return f"{self.root}/marts/{mart}"
+        return self.layout.mart_path(mart)
 
     def latest_version(self, mart: str) -> MartVersion | None:
         """The mart's newest committed version, or None before its first run."""

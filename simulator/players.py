@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-# The shop: the seed's three items and a few more, prices in gold per unit.
-SHOP = {"sword": 100, "horse": 250, "shield": 80, "potion": 5, "armor": 400, "dragon_egg": 2500}
+from events.shop import SHOP
+
 GUILDS = ["wolves", "ravens", "lions", "owls", "bears"]
 
 # Spender kinds: share of players, chance to buy in a session, purchases when buying, and how
@@ -87,8 +87,8 @@ def _purchase(rng, player, ts, session_id) -> dict:
     item = rng.choice(list(SHOP))
     properties = {
         "item": item,
-        "price": SHOP[item],
-        "currency": "gold",
+        "price": SHOP[item].price,
+        "currency": SHOP[item].currency,
         "quantity": rng.choice([1, 1, 1, 2, 5]),
     }
     return _event(rng, player, "purchase", ts, session_id, properties)

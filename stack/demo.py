@@ -13,15 +13,16 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
-from jobs.entry import MARTS
+from ingest.settings import IngestSettings, ServingSettings
 from lake.settings import LakeSettings
+from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
+from runtime.marts import MARTS
+from runtime.settings import REPO_ROOT
+from runtime.spark_submit import spark_environment, spark_submit_command
 from stack.ingest_process import ingest_server
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("player_purchases", "kpis")
-VENV_BIN = Path(sys.executable).parent
 TIMES: list[tuple[str, float]] = []
 LAKE = LakeSettings.from_env()
 # Four weeks of install cohorts: client_ts older than 30 days would be dated when received.
@@ -41,7 +42,7 @@ def step(title: str):
 def run(*command: str, env: dict | None = None) -> str:
     """Run a command from the repo root, echoing its output; fail the demo if it fails."""
     result = subprocess.run(
-        command, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, text=True, capture_output=True
+        command, cwd=REPO_ROOT, env=env or os.environ, text=True, capture_output=True
     )
     if result.stdout:
         print(result.stdout, end="", flush=True)
@@ -52,13 +53,7 @@ def run(*command: str, env: dict | None = None) -> str:
 
 
 def spark_submit(script: str, *args: str) -> str:
-    env = {
-        "SPARK_CONF_DIR": str(REPO_ROOT / ".stack" / "conf" / "spark"),
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-    }
-    return run(str(VENV_BIN / "spark-submit"), script, *args, env=env)
+    return run(*spark_submit_command(script, *args), env=spark_environment())
 
 
 def main() -> int:
@@ -72,12 +67,12 @@ def main() -> int:
         run(*manager, "up")
     with step("create the topic as the seed did (kafka-topics --create --if-not-exists)"):
         run(*manager, "topic")
-    log_path = REPO_ROOT / ".stack" / "logs" / "ingest.log"
-    port = int(os.environ.get("QUESTLOG_INGEST_BIND", "127.0.0.1:5000").rsplit(":", 1)[1])
+    log_path = LAKE.stack_dir / "logs" / "ingest.log"
+    port = ServingSettings.from_env().port
     with step(f"start the ingest service under gunicorn on :{port}"):
         server = ingest_server(port, log_path=log_path)
         base_url = server.__enter__()
-        if not os.environ.get("QUESTLOG_API_KEYS"):
+        if IngestSettings.from_env().is_open:
             print(
                 "    open: no API keys, anyone on this machine may send events and read players"
                 " (local only; `make serve` and docker-compose.yml run in production mode)",
@@ -122,7 +117,7 @@ def main() -> int:
             for name in NOTEBOOKS
         ]
     print("\nSQL tables (spark-sql -e 'SELECT * FROM player_purchases LIMIT 5'):")
-    print("  events, quarantine, " + ", ".join(marts))
+    print(f"  {EVENTS_TABLE}, {QUARANTINE_TABLE}, " + ", ".join(marts))
     print("notebooks rendered to: " + ", ".join(reports))
     print("\nwall time per step:")
     for title, elapsed in TIMES:

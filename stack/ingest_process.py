@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from runtime.settings import REPO_ROOT
+from stack.background import background_server
+
 GUNICORN_CONF = REPO_ROOT / "ingest" / "gunicorn.conf.py"
 
 
@@ -38,29 +37,12 @@ def ingest_server(
     base_url = f"http://127.0.0.1:{port}"
     environ = {**os.environ, **(env or {}), "QUESTLOG_INGEST_BIND": f"127.0.0.1:{port}"}
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
+    with background_server(
         [str(gunicorn), "-c", str(GUNICORN_CONF), app],
-        cwd=REPO_ROOT,
-        env=environ,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not _answers(f"{base_url}{ready_path}"):
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the ingest service was not ready in {timeout_s:g} s")
-            time.sleep(0.2)
+        environ,
+        lambda: _answers(f"{base_url}{ready_path}"),
+        "the ingest service (gunicorn)",
+        log_path,
+        timeout_s,
+    ):
         yield base_url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if log_path:
-            log.close()

@@ -20,9 +20,11 @@ import threading
 import time
 from pathlib import Path
 
+from runtime.settings import VENV_BIN
+from runtime.spark_submit import spark_environment as submit_environment
+from runtime.spark_submit import spark_submit_command
 from stack import processes
 from stack.processes import StackError, log_file, running_pid, tags
-from stack.services import VENV_BIN
 from stack.settings import REPO_ROOT, StackSettings
 from streaming.batch_record import BatchRecord, read_records
 
@@ -38,23 +40,17 @@ def state_file(settings: StackSettings) -> Path:
 
 def spark_environment(settings: StackSettings) -> dict[str, str]:
     """The environment of a spark-submit against this topology."""
-    return {
-        **os.environ,
-        **settings.client_environment(),
-        "PYSPARK_PYTHON": str(VENV_BIN / "python"),
-        "PYSPARK_DRIVER_PYTHON": str(VENV_BIN / "python"),
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-    }
+    return submit_environment(settings.spark_conf_dir, settings.client_environment())
 
 
 def landing_command(settings: StackSettings) -> list[str]:
     """spark-submit of the landing job in service mode, tagged like the other services."""
-    command = [str(VENV_BIN / "spark-submit"), "--driver-java-options"]
-    command.append(" ".join(tags(settings, LANDING)))
+    options = ["--driver-java-options", " ".join(tags(settings, LANDING))]
     if settings.spark_master_url:
         # One core: the other worker stays free for the marts.
-        command += ["--total-executor-cores", "1"]
-    return [*command, str(REPO_ROOT / "streaming" / "land_events.py"), "--service"]
+        options += ["--total-executor-cores", "1"]
+    script = REPO_ROOT / "streaming" / "land_events.py"
+    return spark_submit_command(script, "--service", options=options)
 
 
 def write_state(settings: StackSettings, **state) -> None:

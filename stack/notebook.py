@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from lake.settings import LakeSettings, env_overrides
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+from lake.settings import LakeSettings
+from runtime.settings import REPO_ROOT, VENV_BIN, env_overrides
+from runtime.spark_submit import spark_environment
+from stack.background import background_server
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,14 +36,7 @@ class NotebookSettings:
 
 def notebook_env(lake: LakeSettings, environ=os.environ) -> dict[str, str]:
     """The environment of the server and its kernels: the stack's Spark conf, this Python."""
-    return {
-        **environ,
-        "SPARK_CONF_DIR": str(lake.spark_conf_dir),
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "PATH": f"{VENV_BIN}{os.pathsep}{environ.get('PATH', '')}",
-        "PYTHONPATH": str(REPO_ROOT),
-    }
+    return spark_environment(lake.spark_conf_dir, {"PYTHONPATH": str(REPO_ROOT)}, environ)
 
 
 def lab_command(settings: NotebookSettings, token: str | None = None) -> list[str]:
@@ -72,32 +62,16 @@ def jupyter_lab(
 ) -> Iterator[str]:
     """Start JupyterLab in the background, wait until its REST API answers, yield its URL."""
     base_url = f"http://{settings.jupyter_bind}:{settings.jupyter_port}"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            lab_command(settings, token),
-            cwd=REPO_ROOT,
-            env=notebook_env(LakeSettings.from_env()),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + timeout_s
-            while not _answers(f"{base_url}/api/status", token):
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"JupyterLab exited with {process.returncode}; see {log_path}"
-                    )
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"JupyterLab did not answer in {timeout_s:g} s")
-                time.sleep(0.5)
-            yield base_url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with background_server(
+        lab_command(settings, token),
+        notebook_env(LakeSettings.from_env()),
+        lambda: _answers(f"{base_url}/api/status", token),
+        "JupyterLab",
+        log_path,
+        timeout_s,
+        poll_s=0.5,
+    ):
+        yield base_url
 
 
 def _answers(url: str, token: str) -> bool:

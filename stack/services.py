@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.settings import VENV_BIN
 from stack.processes import StackError, run_logged, tags
-from stack.settings import REPO_ROOT, StackSettings
+from stack.settings import StackSettings
 
 CONF_SRC = Path(__file__).resolve().parent / "conf"
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
 # Fixed, so a recreated NameNode and a surviving DataNode accept each other (docker-compose.yml
 # sets the same ID through ENSURE_NAMENODE_CLUSTERID).
 HDFS_CLUSTER_ID = "CID-questlog"

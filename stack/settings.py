@@ -17,11 +17,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_HOME = REPO_ROOT / ".stack"
+from runtime.settings import (
+    HDFS_PORT,
+    KAFKA_PORT,
+    LAKE_FOLDER,
+    PREFIX,
+    REPO_ROOT,
+    WEBHDFS_PORT,
+    SharedSettings,
+    env_overrides,
+)
+
+__all__ = ["REPO_ROOT", "StackSettings", "CLUSTER_DEFAULTS", "TOPOLOGIES", "env_variable_names"]
+DEFAULT_HOME = SharedSettings().stack_dir
 TOPOLOGIES = ("single", "cluster")
 # Fields a QUESTLOG_* variable may set; the shape of a topology (node counts, replication,
 # heaps) is fixed by the topology itself.
@@ -45,17 +56,16 @@ ENV_FIELDS = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class StackSettings:
-    """One topology of the local stack: folders, ports, node counts, replication, heaps."""
+class StackSettings(SharedSettings):
+    """One topology of the local stack (topic and folder: `SharedSettings`): ports, nodes, heaps."""
 
     topology: str = "single"
-    stack_dir: Path = DEFAULT_HOME
     # Where `make setup` put the jars: the single stack's folder, shared by both topologies.
     jars_home: Path = DEFAULT_HOME
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9093
-    hdfs_port: int = 9000
-    webhdfs_port: int = 9870
+    kafka_port: int = KAFKA_PORT
+    kafka_controller_port: int = KAFKA_PORT + 1
+    hdfs_port: int = HDFS_PORT
+    webhdfs_port: int = WEBHDFS_PORT
     datanode_port: int = 9866
     datanode_http_port: int = 9864
     datanode_ipc_port: int = 9867
@@ -63,7 +73,6 @@ class StackSettings:
     spark_ui_port: int = 8080
     spark_worker_port: int = 7078
     spark_worker_ui_port: int = 8081
-    topic: str = "events"
     topic_partitions: int = 3
     stack_timeout: float = 120.0
     brokers: int = 1
@@ -83,14 +92,15 @@ class StackSettings:
         cls, environ: Mapping[str, str] = os.environ, topology: str = "single"
     ) -> StackSettings:
         """The topology's defaults, overridden by its `QUESTLOG_[CLUSTER_]<FIELD>` variables."""
-        single = cls(**_overrides(cls(), "QUESTLOG_", environ))
+        single = cls(**env_overrides(cls, environ, PREFIX, ENV_FIELDS))
         single = replace(single, jars_home=single.stack_dir)
         if topology == "single":
             return single
         if topology != "cluster":
             raise ValueError(f"unknown topology {topology!r} (choose from {TOPOLOGIES})")
         cluster = replace(CLUSTER_DEFAULTS, jars_home=single.stack_dir)
-        return replace(cluster, **_overrides(cluster, "QUESTLOG_CLUSTER_", environ))
+        overrides = env_overrides(cls, environ, f"{PREFIX}CLUSTER_", ENV_FIELDS, cluster)
+        return replace(cluster, **overrides)
 
     # ------------------------------------------------------------ addresses
 
@@ -150,10 +160,6 @@ class StackSettings:
         return self.stack_dir / "conf"
 
     @property
-    def spark_conf_dir(self) -> Path:
-        return self.conf_dir / "spark"
-
-    @property
     def data_dir(self) -> Path:
         return self.stack_dir / "data"
 
@@ -170,25 +176,11 @@ class StackSettings:
         return {
             "QUESTLOG_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "QUESTLOG_TOPIC": self.topic,
-            "QUESTLOG_LAKE_ROOT": f"{self.hdfs_url}/questlog",
+            "QUESTLOG_LAKE_ROOT": f"{self.hdfs_url}/{LAKE_FOLDER}",
             "QUESTLOG_WEBHDFS_URL": self.webhdfs_url,
             "QUESTLOG_STACK_DIR": str(self.stack_dir),
             "SPARK_CONF_DIR": str(self.spark_conf_dir),
         }
-
-
-def _overrides(defaults: StackSettings, prefix: str, environ: Mapping[str, str]) -> dict:
-    values = {}
-    for field in fields(StackSettings):
-        name = f"{prefix}{field.name.upper()}"
-        if field.name in ENV_FIELDS and name in environ:
-            default = getattr(defaults, field.name)
-            values[field.name] = (
-                Path(environ[name]).resolve()
-                if isinstance(default, Path)
-                else type(default)(environ[name])
-            )
-    return values
 
 
 # Ports in 37xxx/38xxx/39xxx stay clear of the single stack's defaults and of 19xxx/29xxx.

@@ -16,9 +16,9 @@ from datetime import date
 
 from delta.tables import DeltaTable
 
-from jobs.entry import MARTS
 from lake.session import spark_session
 from lake.settings import LakeSettings
+from runtime.marts import MARTS
 
 DEFAULT_RETAIN_HOURS = 7 * 24
 

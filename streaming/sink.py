@@ -22,9 +22,9 @@ from delta.exceptions import (
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from streaming.landed import no_kafka_records
 from streaming.transforms import (
     dedupe_window,
     drop_duplicate_events,
@@ -54,15 +54,7 @@ def ensure_tables(spark: SparkSession, events_path: str, quarantine_path: str) -
 
     An existing table keeps its schema: a newer catalog's fields are added by the writes.
     """
-    # No rows, only the schema of Kafka records (and no Python task to make them).
-    records = spark.range(0).select(
-        F.lit(None).cast("binary").alias("value"),
-        F.lit(None).cast("string").alias("topic"),
-        F.lit(None).cast("int").alias("partition"),
-        F.lit(None).cast("long").alias("offset"),
-        F.lit(None).cast("timestamp").alias("timestamp"),
-    )
-    parsed = parse_records(records)
+    parsed = parse_records(no_kafka_records(spark))
     for path, rows, partition in (
         (events_path, valid_events(parsed), "event_date"),
         (quarantine_path, quarantined_records(parsed), "landed_date"),

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -12,46 +9,38 @@ import pytest
 import requests
 
 from lake.io import read_mart, table_version
+from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE, LakeLayout
+from runtime.marts import marts_of
 from simulator.players import simulate
-from simulator.sender import Sender
-from stack.ingest_process import ingest_server
-from tests.integration.conftest import (
-    REPO_ROOT,
-    VENV_BIN,
-    free_port,
-    new_topic,
-    own_catalog_conf,
+from tests.helpers.stack import (
+    mart_frame,
+    rendered_notebook,
+    sent_and_landed,
+    spark_sql,
     spark_submit,
 )
 
-MARTS = ["player_purchases", "daily_item_sales", "daily_active_players", "player_inventory"]
+MARTS = marts_of("jobs.marts")
 FIRST_DAY = datetime.now(UTC).date() - timedelta(days=4)
 
 
 @pytest.fixture(scope="module")
 def analytics(kafka_admin, webhdfs, lake_settings, tmp_path_factory):
     """Simulated players sent over HTTP, landed, and every mart computed with tables."""
-    topic = new_topic(kafka_admin)
-    folder = f"/questlog-tests/{os.urandom(5).hex()}"
-    lake_root = f"hdfs://{lake_settings.lake_root.split('/')[2]}{folder}"
-    work = tmp_path_factory.mktemp("analytics")
     env = {
-        "QUESTLOG_TOPIC": topic,
-        "QUESTLOG_LAKE_ROOT": lake_root,
         "QUESTLOG_PLAYER_STATE_REFRESH_S": "0",
         # The player endpoint's first read of the marts runs in the background; on a busy
         # machine it may take longer than the 1 s a request waits for it by default.
         "QUESTLOG_PLAYER_STATE_WAIT_S": "60",
     }
     events = list(simulate(players=60, days=4, seed=5, first_day=FIRST_DAY))
-    with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:
-        Sender(url).send_all(events, batch_size=50, single_every=7)
-        spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-        conf = own_catalog_conf(work)
+    work = tmp_path_factory.mktemp("analytics")
+    with sent_and_landed(
+        kafka_admin, lake_settings, webhdfs, work, events, env, batch_size=50, single_every=7
+    ) as game:
         for mart in MARTS:
-            spark_submit(f"jobs/{mart}.py", env=env, conf=conf)
-        yield {"events": events, "env": env, "url": url, "conf": conf, "work": work}
-    webhdfs.delete(folder, recursive=True)
+            spark_submit(f"jobs/{mart}.py", env=game["env"], conf=game["conf"])
+        yield {"events": events, **game}
 
 
 def sent_frame(events: list[dict]) -> pd.DataFrame:
@@ -67,11 +56,6 @@ def sent_purchases(events: list[dict]) -> pd.DataFrame:
     buys = buys.join(pd.DataFrame(list(buys["properties"]), index=buys.index))
     buys["amount"] = buys["price"] * buys["quantity"]
     return buys
-
-
-def mart_frame(spark, env, mart) -> pd.DataFrame:
-    path = f"{env['QUESTLOG_LAKE_ROOT']}/marts/{mart}"
-    return read_mart(spark, path).drop("computed_at").toPandas()
 
 
 def test_daily_item_sales_equal_a_pandas_computation(spark, analytics):
@@ -155,7 +139,7 @@ def test_player_purchases_equal_a_pandas_computation(spark, analytics):
 
 def test_a_rerun_gives_the_same_output_and_the_previous_run_stays_readable(spark, analytics):
     env = analytics["env"]
-    path = f"{env['QUESTLOG_LAKE_ROOT']}/marts/player_purchases"
+    path = LakeLayout(env["QUESTLOG_LAKE_ROOT"]).mart_path("player_purchases")
     before = mart_frame(spark, env, "player_purchases").sort_values("player_id")
     previous = table_version(spark, path)
     spark_submit("jobs/player_purchases.py", env=env, conf=analytics["conf"])
@@ -168,34 +152,21 @@ def test_a_rerun_gives_the_same_output_and_the_previous_run_stays_readable(spark
     )
 
 
-def spark_sql(analytics, query: str) -> str:
-    environ = {
-        **os.environ,
-        **analytics["env"],
-        "SPARK_CONF_DIR": str(REPO_ROOT / ".stack" / "conf" / "spark"),
-        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-    }
-    result = subprocess.run(
-        [str(VENV_BIN / "spark-sql"), *analytics["conf"], "-S", "-e", query],
-        cwd=analytics["work"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+def analytics_sql(analytics, query: str) -> str:
+    return spark_sql(query, env=analytics["env"], conf=analytics["conf"], cwd=analytics["work"])
 
 
 def test_marts_and_events_are_sql_tables_found_by_name(spark, analytics):
-    tables = spark_sql(analytics, "SHOW TABLES")
-    assert {"events", "quarantine", *MARTS} <= set(tables.split())
-    history = spark_sql(analytics, "DESCRIBE HISTORY events")
+    tables = analytics_sql(analytics, "SHOW TABLES")
+    assert {EVENTS_TABLE, QUARANTINE_TABLE, *MARTS} <= set(tables.split())
+    history = analytics_sql(analytics, "DESCRIBE HISTORY events")
     assert "MERGE" in history.split()
     players = mart_frame(spark, analytics["env"], "player_purchases")
-    count = spark_sql(analytics, "SELECT count(*) FROM player_purchases").split()[-1]
+    count = analytics_sql(analytics, "SELECT count(*) FROM player_purchases").split()[-1]
     assert int(count) == len(players)
-    landed = spark_sql(analytics, "SELECT count(DISTINCT event_id), count(*) FROM events").split()
+    landed = analytics_sql(
+        analytics, "SELECT count(DISTINCT event_id), count(*) FROM events"
+    ).split()
     assert landed[-2:] == [str(len(analytics["events"]))] * 2
 
 
@@ -237,25 +208,8 @@ def test_a_date_range_recomputes_only_those_days(spark, analytics):
 
 
 def test_the_notebook_runs_top_to_bottom_with_its_plots(analytics, tmp_path):
-    environ = {**os.environ, **analytics["env"]}
-    result = subprocess.run(
-        [sys.executable, "notebooks/render.py", "--out-dir", str(tmp_path)],
-        cwd=REPO_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    html = (tmp_path / "player_purchases.html").read_text()
-    assert html.count("data:image/png;base64") >= 4
-    for title in [
-        "Top items by revenue",
-        "Revenue per day",
-        "whales versus the rest",
-        "Guild sizes",
-    ]:
-        assert title in html
+    titles = ["Top items by revenue", "Revenue per day", "whales versus the rest", "Guild sizes"]
+    rendered_notebook("player_purchases", analytics["env"], tmp_path, plots=4, titles=titles)
 
 
 def test_the_player_endpoint_returns_what_the_marts_hold(spark, analytics):

@@ -13,7 +13,7 @@ from chaos.cases import broker_kill, landing_driver_kill
 from chaos.runner import run_case
 from stack.manager import up
 from stack.settings import StackSettings
-from tests.integration.conftest import free_port
+from tests.helpers.stack import free_port
 
 
 @pytest.fixture

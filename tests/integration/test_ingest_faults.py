@@ -14,8 +14,7 @@ import requests
 
 from lake.settings import LakeSettings
 from stack.ingest_process import ingest_server
-from tests.integration.conftest import free_port
-from tests.integration.test_ingest_kafka import consume_all
+from tests.helpers.stack import consume_all, free_port
 
 # publish_timeout_s is 2 s; a request may take a little longer to be answered.
 DEADLINE_S = 2.5

@@ -10,24 +10,8 @@ import uuid
 
 import pytest
 import requests
-from kafka import KafkaConsumer, TopicPartition
 
-from tests.integration.conftest import REPO_ROOT
-
-
-def consume_all(bootstrap: str, topic: str) -> list:
-    """Every record on the topic now, read from the beginning of each partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    end = consumer.end_offsets(partitions)
-    records = []
-    while any(consumer.position(tp) < end[tp] for tp in partitions):
-        for batch in consumer.poll(timeout_ms=1000).values():
-            records.extend(batch)
-    consumer.close()
-    return records
+from tests.helpers.stack import REPO_ROOT, consume_all
 
 
 def level_up(player_id: str, level: int, event_id: str | None = None) -> dict:

@@ -7,52 +7,41 @@ Each KPI is computed again here with pandas from what the simulator sent, indepe
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 import requests
 
-from jobs.entry import MARTS
-from lake.io import read_mart
+from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
+from runtime.marts import MARTS, marts_of
 from simulator.players import simulate
-from simulator.sender import Sender
 from stack.ingest_process import ingest_server
-from tests.integration.conftest import (
-    REPO_ROOT,
-    VENV_BIN,
+from tests.helpers.stack import (
     free_port,
-    new_topic,
-    own_catalog_conf,
+    mart_frame,
+    rendered_notebook,
+    sent_and_landed,
+    spark_sql,
     spark_submit,
 )
 
 DAYS = 10
-KPI_MARTS = ["daily_kpis", "retention", "cohort_ltv", "spender_segments"]
+KPI_MARTS = marts_of("jobs.kpis")
 
 
 @pytest.fixture(scope="module")
 def kpis(kafka_admin, webhdfs, lake_settings, tmp_path_factory):
     """Simulated cohorts sent over HTTP, landed, and every mart computed by run_marts."""
-    topic = new_topic(kafka_admin)
-    folder = f"/questlog-tests/{os.urandom(5).hex()}"
-    lake_root = f"hdfs://{lake_settings.lake_root.split('/')[2]}{folder}"
-    work = tmp_path_factory.mktemp("kpis")
-    env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
     first_day = datetime.now(UTC).date() - timedelta(days=DAYS)
     events = list(simulate(players=150, days=DAYS, seed=7, first_day=first_day))
-    conf = own_catalog_conf(work)
-    with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:
-        Sender(url).send_all(events, batch_size=100, single_every=20)
-    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-    result = spark_submit("jobs/run_marts.py", env=env, conf=conf)
-    as_of = datetime.now(UTC).date()
-    yield {"events": events, "env": env, "conf": conf, "work": work, "as_of": as_of,
-           "log": result.stdout}  # fmt: skip
-    webhdfs.delete(folder, recursive=True)
+    work = tmp_path_factory.mktemp("kpis")
+    with sent_and_landed(
+        kafka_admin, lake_settings, webhdfs, work, events, batch_size=100, single_every=20
+    ) as game:
+        result = spark_submit("jobs/run_marts.py", env=game["env"], conf=game["conf"])
+        as_of = datetime.now(UTC).date()
+        yield {"events": events, **game, "as_of": as_of, "log": result.stdout}
 
 
 def sent(events: list[dict]) -> pd.DataFrame:
@@ -63,11 +52,6 @@ def sent(events: list[dict]) -> pd.DataFrame:
     props = pd.DataFrame(list(frame["properties"]), index=frame.index)
     frame["amount"] = (props["price"] * props["quantity"]).where(props["currency"] == "gold")
     return frame
-
-
-def mart_frame(spark, env, mart) -> pd.DataFrame:
-    path = f"{env['QUESTLOG_LAKE_ROOT']}/marts/{mart}"
-    return read_mart(spark, path).drop("computed_at").toPandas()
 
 
 def installs(frame: pd.DataFrame) -> pd.Series:
@@ -181,50 +165,16 @@ def test_spender_segments_equal_a_pandas_computation(spark, kpis):
 
 
 def test_every_mart_is_a_sql_table_found_by_name(spark, kpis):
-    result = subprocess.run(
-        [
-            str(VENV_BIN / "spark-sql"),
-            *kpis["conf"],
-            "-S",
-            "-e",
-            "SHOW TABLES; SELECT 'retention rows', count(*) FROM retention",
-        ],
-        cwd=kpis["work"],
-        env={
-            **os.environ,
-            **kpis["env"],
-            "SPARK_CONF_DIR": str(REPO_ROOT / ".stack" / "conf" / "spark"),
-            "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert {"events", "quarantine", *MARTS} <= set(result.stdout.split())
-    rows = next(line for line in result.stdout.splitlines() if line.startswith("retention rows"))
+    query = "SHOW TABLES; SELECT 'retention rows', count(*) FROM retention"
+    output = spark_sql(query, env=kpis["env"], conf=kpis["conf"], cwd=kpis["work"], timeout=600)
+    assert {EVENTS_TABLE, QUARANTINE_TABLE, *MARTS} <= set(output.split())
+    rows = next(line for line in output.splitlines() if line.startswith("retention rows"))
     assert int(rows.split("\t")[-1]) == len(mart_frame(spark, kpis["env"], "retention"))
 
 
 def test_the_kpi_notebook_runs_top_to_bottom_with_its_plots(kpis, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "notebooks/render.py", "notebooks/kpis.ipynb", "--out-dir", str(tmp_path)],
-        cwd=REPO_ROOT,
-        env={**os.environ, **kpis["env"]},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    html = (tmp_path / "kpis.html").read_text()
-    assert html.count("data:image/png;base64") >= 4
-    for title in [
-        "Retention heatmap",
-        "LTV curves",
-        "ARPDAU and payer conversion",
-        "Revenue share",
-    ]:
-        assert title in html
+    titles = ["Retention heatmap", "LTV curves", "ARPDAU and payer conversion", "Revenue share"]
+    rendered_notebook("kpis", kpis["env"], tmp_path, plots=4, titles=titles)
 
 
 def test_the_player_endpoint_gives_a_players_segment_and_spend_rank(spark, kpis):

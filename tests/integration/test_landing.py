@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -23,10 +22,12 @@ from pyspark.sql import functions as F
 
 from events.envelope import enrich, to_kafka
 from lake.io import read_events, read_quarantine, read_table
+from runtime.layout import LakeLayout
+from runtime.spark_submit import spark_environment, spark_submit_command
 from streaming.batch_record import BatchRecord
 from streaming.compact import optimize
 from streaming.transforms import parse_records, valid_events
-from tests.integration.conftest import REPO_ROOT, VENV_BIN, new_topic, spark_submit
+from tests.helpers.stack import REPO_ROOT, new_topic, own_lake, spark_submit
 
 MALFORMED = [
     "purchased_sword",  # what the seed logged
@@ -84,7 +85,7 @@ def lake_env(topic: str, lake_root: str) -> dict:
 
 
 def landed_ids(spark, lake_root: str) -> Counter:
-    events = read_events(spark, f"{lake_root}/lake/events")
+    events = read_events(spark, LakeLayout(lake_root).events_path)
     return Counter(row.event_id for row in events.select("event_id").collect())
 
 
@@ -93,8 +94,7 @@ def landed_lake(kafka_admin, webhdfs, lake_settings):
     """A topic with 120 good events, one of them sent three times, and malformed records
     produced straight into it with kcat; landed once with the AvailableNow mode."""
     topic = new_topic(kafka_admin)
-    folder = f"/questlog-tests/{uuid.uuid4().hex[:10]}"
-    lake_root = f"hdfs://{lake_settings.lake_root.split('/')[2]}{folder}"
+    folder, lake_root = own_lake(lake_settings.lake_root)
     events = good_events(120)
     events += [dict(events[0]), dict(events[0])]  # a client's retries of one event
     produce_events(lake_settings.kafka_bootstrap, topic, events)
@@ -113,8 +113,8 @@ def landed_lake(kafka_admin, webhdfs, lake_settings):
 
 def test_good_and_malformed_records_land_with_exact_counts(spark, landed_lake):
     lake = landed_lake["lake_root"]
-    landed = read_events(spark, f"{lake}/lake/events")
-    quarantined = read_quarantine(spark, f"{lake}/lake/quarantine")
+    landed = read_events(spark, LakeLayout(lake).events_path)
+    quarantined = read_quarantine(spark, LakeLayout(lake).quarantine_path)
     assert landed.count() == 120
     assert quarantined.count() == len(MALFORMED)
     reasons = Counter(row.reason for row in quarantined.collect())
@@ -130,14 +130,14 @@ def test_good_and_malformed_records_land_with_exact_counts(spark, landed_lake):
 
 
 def test_the_same_event_id_three_times_is_landed_once(spark, landed_lake):
-    landed = read_events(spark, f"{landed_lake['lake_root']}/lake/events")
+    landed = read_events(spark, LakeLayout(landed_lake["lake_root"]).events_path)
     repeated = landed_lake["events"][0]["event_id"]
     assert landed.where(F.col("event_id") == repeated).count() == 1
     assert landed.select("event_id").distinct().count() == landed.count()
 
 
 def test_landed_rows_keep_their_kafka_lineage(spark, landed_lake):
-    landed = read_events(spark, f"{landed_lake['lake_root']}/lake/events")
+    landed = read_events(spark, LakeLayout(landed_lake["lake_root"]).events_path)
     lineage = landed.select("kafka_topic", "kafka_partition", "kafka_offset").distinct()
     assert lineage.count() == 120
     assert {r.kafka_topic for r in lineage.collect()} == {landed_lake["topic"]}
@@ -156,7 +156,7 @@ def test_the_audit_passes_on_a_clean_run(landed_lake):
 def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, landed_lake):
     lake, env = landed_lake["lake_root"], landed_lake["env"]
     spark_submit("jobs/player_purchases.py", "--no-tables", env=env)
-    mart_uri = f"{lake}/marts/player_purchases"
+    mart_uri = LakeLayout(lake).mart_path("player_purchases")
     assert "p1" in set(DeltaTable(mart_uri).to_pandas().player_id)
     version = DeltaTable(mart_uri).version()
     sent = sum(1 for e in landed_lake["events"] if e["player_id"] == "p1")
@@ -166,9 +166,12 @@ def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, l
     report = json.loads(result.stdout.splitlines()[0])
     assert report["rows_removed"] == {"events": sent, "quarantine": 2}
     assert report["marts_recomputed"]["player_purchases"] > version
-    assert read_events(spark, f"{lake}/lake/events").where(F.col("player_id") == "p1").count() == 0
+    assert (
+        read_events(spark, LakeLayout(lake).events_path).where(F.col("player_id") == "p1").count()
+        == 0
+    )
     assert not any(
-        '"p1"' in raw for raw in DeltaTable(f"{lake}/lake/quarantine").to_pandas().raw_value
+        '"p1"' in raw for raw in DeltaTable(LakeLayout(lake).quarantine_path).to_pandas().raw_value
     )
     assert "p1" not in set(DeltaTable(mart_uri).to_pandas().player_id)
     assert "Kafka" in result.stdout
@@ -179,7 +182,7 @@ def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, l
 
 def test_the_audit_fails_naming_the_partition_when_a_row_is_removed(spark, landed_lake):
     """A row of partition 2 is deleted on purpose, behind the landing job's back."""
-    events_path = f"{landed_lake['lake_root']}/lake/events"
+    events_path = LakeLayout(landed_lake["lake_root"]).events_path
     victim = (
         read_events(spark, events_path)
         .where(F.col("kafka_partition") == 2)
@@ -213,18 +216,10 @@ def uncommitted_files(webhdfs, table_uri: str) -> set[str]:
 
 def landing_service(env: dict, *args: str) -> subprocess.Popen:
     """The landing job as a service in its own process group, its batch records on stdout."""
-    environ = {
-        **os.environ,
-        "SPARK_CONF_DIR": str(REPO_ROOT / ".stack" / "conf" / "spark"),
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-        **env,
-    }
     return subprocess.Popen(
-        [str(VENV_BIN / "spark-submit"), "streaming/land_events.py", "--service", *args],
+        spark_submit_command("streaming/land_events.py", "--service", *args),
         cwd=REPO_ROOT,
-        env=environ,
+        env=spark_environment(overrides=env),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -244,7 +239,7 @@ def test_kill_9_of_the_driver_while_a_batch_is_written_then_restart_lands_exactl
     events = good_events(40_000, players=500)
     produce_events(lake_settings.kafka_bootstrap, topic, events)
     env = lake_env(topic, lake_root)
-    events_uri = f"{lake_root}/lake/events"
+    events_uri = LakeLayout(lake_root).events_path
     driver = landing_service(
         env, "--trigger-interval", "1 second", "--max-offsets-per-trigger", "4000"
     )
@@ -304,7 +299,7 @@ def test_a_skewed_catch_up_loses_nothing_and_optimize_then_keeps_every_row(
 ):
     topic = new_topic(kafka_admin)
     env = lake_env(topic, lake_root)
-    events_uri = f"{lake_root}/lake/events"
+    events_uri = LakeLayout(lake_root).events_path
     tomorrow = iso(datetime.now(UTC) + timedelta(days=1))
     future = good_events(1, received_at=tomorrow)
     produce_events(lake_settings.kafka_bootstrap, topic, future, partition=1)
@@ -336,7 +331,7 @@ def test_a_purchase_at_schema_version_2_lands_next_to_version_1_rows(
     """The lake was made before v2 existed; v2's new property `store` becomes a column."""
     topic = new_topic(kafka_admin)
     env = lake_env(topic, lake_root)
-    events_uri = f"{lake_root}/lake/events"
+    events_uri = LakeLayout(lake_root).events_path
     v1 = good_events(10)
     produce_events(lake_settings.kafka_bootstrap, topic, v1)
     records = (
@@ -370,7 +365,7 @@ def test_spark_and_the_reader_without_spark_see_the_same_rows_while_the_stream_r
 ):
     topic = new_topic(kafka_admin)
     env = lake_env(topic, lake_root)
-    events_uri = f"{lake_root}/lake/events"
+    events_uri = LakeLayout(lake_root).events_path
     driver = landing_service(env, "--trigger-interval", "1 second")
     compared = []
     try:
@@ -405,5 +400,5 @@ def test_a_client_retrying_through_the_ingest_service_is_landed_once(
         assert requests.post(f"{ingest_url}/v1/events", json=event, timeout=10).status_code == 202
     env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
     spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-    landed = read_events(spark, f"{lake_root}/lake/events")
+    landed = read_events(spark, LakeLayout(lake_root).events_path)
     assert [r.event_id for r in landed.collect()] == [event["event_id"]]

@@ -7,7 +7,7 @@ import secrets
 import requests
 
 from stack.notebook import NotebookSettings, jupyter_lab
-from tests.integration.conftest import free_port
+from tests.helpers.stack import free_port
 
 
 def test_jupyterlab_serves_the_notebooks_through_its_rest_api(tmp_path):

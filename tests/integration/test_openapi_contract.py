@@ -19,7 +19,7 @@ schema.config.generation.update(
 @pytest.fixture(scope="module")
 def live_url(kafka_admin, tmp_path_factory):
     from stack.ingest_process import ingest_server
-    from tests.integration.conftest import free_port, new_topic
+    from tests.helpers.stack import free_port, new_topic
 
     topic = new_topic(kafka_admin)
     log = tmp_path_factory.mktemp("contract") / "ingest.log"

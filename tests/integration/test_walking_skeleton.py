@@ -11,10 +11,11 @@ import pytest
 import requests
 
 from lake.io import read_events, read_mart
+from runtime.layout import LakeLayout
 from simulator.players import simulate
 from simulator.sender import Sender
-from tests.integration.conftest import own_catalog_conf, spark_submit
-from tests.unit.test_seed_routes import SEED_TEXTS
+from tests.helpers.events import SEED_TEXTS
+from tests.helpers.stack import own_catalog_conf, spark_submit
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def sent_and_landed(ingest_url, topic, lake_root, lake_settings, tmp_path):
 
 def test_events_sent_over_http_land_once_in_hdfs_parquet(spark, sent_and_landed):
     events, env = sent_and_landed
-    landed = read_events(spark, f"{env['QUESTLOG_LAKE_ROOT']}/lake/events")
+    landed = read_events(spark, LakeLayout(env["QUESTLOG_LAKE_ROOT"]).events_path)
     landed_ids = [row.event_id for row in landed.select("event_id").collect()]
     assert len(landed_ids) == len(events)
     assert set(landed_ids) == {e["event_id"] for e in events}
@@ -60,7 +61,7 @@ def expected_player_purchases(events: list[dict]) -> pd.DataFrame:
 
 def test_player_purchases_equal_a_pandas_computation_of_what_was_sent(spark, sent_and_landed):
     events, env = sent_and_landed
-    mart = read_mart(spark, f"{env['QUESTLOG_LAKE_ROOT']}/marts/player_purchases")
+    mart = read_mart(spark, LakeLayout(env["QUESTLOG_LAKE_ROOT"]).mart_path("player_purchases"))
     columns = ["player_id", "active_days", "purchases", "items_bought", "gold_spent"]
     actual = mart.select(*columns, "distinct_items").toPandas()
     expected = expected_player_purchases(events)

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import fields
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,8 +23,9 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from ingest.settings import IngestSettings
+from ingest.settings import IngestSettings, ServingSettings
 from lake.settings import LakeSettings
+from runtime.settings import variable_names
 from stack.jars import read_versions
 from stack.services import HDFS_CLUSTER_ID
 from stack.settings import StackSettings, env_variable_names
@@ -33,8 +33,9 @@ from stack.settings import StackSettings, env_variable_names
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
-GUNICORN_CONF = REPO / "ingest" / "gunicorn.conf.py"
-FIRST_PARTY = {"events", "ingest", "lake", "jobs", "streaming", "stack", "simulator", "bench"}
+FIRST_PARTY = {
+    *("events", "runtime", "ingest", "lake", "jobs", "streaming", "stack", "simulator", "bench")
+}
 BUILD_TOOLS = re.compile(r"\b(build-essential|gcc|g\+\+|clang|make|cmake|[a-z0-9.+-]+-dev)\b")
 
 
@@ -212,15 +213,11 @@ def test_notebook_image_runs_the_pinned_spark():
 
 
 def known_setting_names() -> set[str]:
-    """Every QUESTLOG_* variable the code reads: settings fields, the stack, gunicorn."""
-    names = {
-        f"QUESTLOG_{field.name.upper()}"
-        for settings in (LakeSettings, IngestSettings)
-        for field in fields(settings)
-    }
-    names |= env_variable_names()
-    names |= set(re.findall(r"QUESTLOG_[A-Z_]+[A-Z]", GUNICORN_CONF.read_text()))
-    return names
+    """Every QUESTLOG_* variable the code reads: the settings classes' fields, the stack's."""
+    names = set().union(
+        *(variable_names(settings) for settings in (LakeSettings, IngestSettings, ServingSettings))
+    )
+    return names | env_variable_names()
 
 
 def test_compose_sets_only_variables_the_code_reads(services):
@@ -285,9 +282,8 @@ def test_containers_listen_on_the_ports_of_the_local_stack(services):
     assert url_port(http_address) == stack.webhdfs_port == url_port(lake.webhdfs_url)
     assert 9870 in container_ports(services["namenode"])
 
-    default_bind = re.search(r'"QUESTLOG_INGEST_BIND", "([^"]+)"', GUNICORN_CONF.read_text())
     image_bind = re.search(r"QUESTLOG_INGEST_BIND=(\S+)", DOCKERFILE.read_text())
-    assert url_port(default_bind.group(1)) == url_port(image_bind.group(1)) == 5000
+    assert ServingSettings().port == url_port(image_bind.group(1)) == 5000
     assert container_ports(services["ingest"]) == {5000}
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ingest import create_app
 from ingest.publisher import KafkaPublisher
 from ingest.settings import IngestSettings
-from tests.unit.test_publisher import FakeProducer
+from tests.helpers.fakes import FakeProducer
 
 CLEAR_ANSWERS = {202, 400, 405, 413, 415, 429}
 VALID = {

@@ -10,7 +10,7 @@ import pytest
 
 from events.envelope import EncodeError, enrich, new_event_id, normalize, to_kafka, validate
 from streaming.transforms import parse_records
-from tests.unit.test_landing_transforms import RECEIVED, kafka_records
+from tests.helpers.events import RECEIVED, kafka_records
 
 CONTEXT = {"host": "h", "user_agent": "ua", "remote_addr": "1.2.3.4", "api_version": "v1"}
 PURCHASE = {"item": "sword", "price": 100, "currency": "gold", "quantity": 1}

@@ -5,43 +5,15 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from events.spark_schema import event_schema
 from jobs.kpis import cohort_ltv, daily_kpis, retention, spender_segments
+from tests.helpers.events import EVENTS, event
 
-PROPERTIES_TYPE = event_schema()["properties"].dataType
-PROPERTIES = PROPERTIES_TYPE.simpleString()
-
-EVENTS = (
-    "event_id string, event_type string, player_id string, session_id string, "
-    f"event_ts timestamp, event_date date, properties {PROPERTIES}"
-)
 AS_OF = date(2026, 11, 25)  # the first day not over: 24 November is the last complete day
 C1, C2 = date(2026, 11, 1), date(2026, 11, 20)
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, minute)
-
-
-def event(player, ts, event_type, session=None, item=None, price=None, quantity=1, currency="gold"):
-    given = {
-        "item": item,
-        "price": price,
-        "currency": currency if item else None,
-        "quantity": quantity if item else None,
-        "level": 2 if event_type == "level_up" else None,
-    }
-    # Every field the catalog defines, in its order; those not given are null.
-    properties = Row(**{name: given.get(name) for name in PROPERTIES_TYPE.fieldNames()})
-    return Row(
-        event_id=f"{player}-{ts.isoformat()}-{event_type}-{item}",
-        event_type=event_type,
-        player_id=player,
-        session_id=session,
-        event_ts=ts,
-        event_date=ts.date(),
-        properties=properties,
-    )
 
 
 def buy(player, ts, item, price, quantity=1, currency="gold", session=None):

@@ -1,7 +1,6 @@
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from streaming.transforms import (
@@ -11,43 +10,7 @@ from streaming.transforms import (
     quarantined_records,
     valid_events,
 )
-
-RECEIVED = "2026-11-20T10:00:00.000Z"
-
-
-PURCHASE = {"item": "sword", "price": 100, "currency": "gold", "quantity": 1}
-
-
-def envelope(event_id="e1", event_type="purchase", **overrides):
-    event = {
-        "event_id": event_id,
-        "event_type": event_type,
-        "schema_version": 1,
-        "player_id": "p1",
-        "received_at": RECEIVED,
-        "properties": PURCHASE,
-        "context": {"host": "h", "user_agent": "ua", "remote_addr": "1.2.3.4", "api_version": "v1"},
-    }
-    event.update(overrides)
-    return json.dumps(event)
-
-
-def kafka_records(spark, values):
-    rows = [
-        Row(
-            key=None,
-            value=bytearray(value.encode()) if isinstance(value, str) else bytearray(value),
-            topic="events",
-            partition=0,
-            offset=offset,
-            timestamp=datetime(2026, 11, 20, 10, tzinfo=UTC),
-        )
-        for offset, value in enumerate(values)
-    ]
-    schema = (
-        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
-    )
-    return spark.createDataFrame(rows, schema)
+from tests.helpers.events import PURCHASE, envelope, kafka_records
 
 
 def reasons(spark, values):

@@ -4,7 +4,7 @@ from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
 from jobs.marts import daily_active_players, daily_item_sales, player_inventory
-from tests.unit.test_player_purchases import EVENTS, event
+from tests.helpers.events import EVENTS, event
 
 D1 = datetime(2026, 11, 20, 10, 0, 0)
 D2 = datetime(2026, 11, 21, 9, 0, 0)

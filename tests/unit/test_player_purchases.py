@@ -3,36 +3,8 @@ from datetime import datetime
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from events.spark_schema import event_schema
 from jobs.marts import player_purchases
-
-PROPERTIES_TYPE = event_schema()["properties"].dataType
-PROPERTIES = PROPERTIES_TYPE.simpleString()
-EVENTS = (
-    "event_id string, event_type string, player_id string, event_ts timestamp, "
-    f"event_date date, properties {PROPERTIES}"
-)
-
-
-def event(player, ts, event_type="purchase", item=None, price=None, quantity=1, currency="gold"):
-    # Every property of the catalog, null unless this event has it.
-    properties = Row(
-        **dict.fromkeys(PROPERTIES_TYPE.fieldNames())
-        | {
-            "item": item,
-            "price": price,
-            "currency": currency if item else None,
-            "quantity": quantity if item else None,
-        }
-    )
-    return Row(
-        event_id=f"{player}-{ts.isoformat()}-{item}",
-        event_type=event_type,
-        player_id=player,
-        event_ts=ts,
-        event_date=ts.date(),
-        properties=properties,
-    )
+from tests.helpers.events import EVENTS, event
 
 
 def test_player_purchases_on_hand_computed_events(spark):

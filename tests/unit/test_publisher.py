@@ -1,48 +1,7 @@
 import pytest
-from kafka.errors import KafkaTimeoutError
-from kafka.future import Future
 
 from ingest.publisher import KafkaPublisher, PublishError
-
-
-class Metadata:
-    def __init__(self, offset):
-        self.partition, self.offset = 0, offset
-
-
-class RecordFuture(Future):
-    """A send's future, as kafka-python's: get() raises when no answer came in time."""
-
-    def get(self, timeout=None):
-        if not self.is_done:
-            raise KafkaTimeoutError(f"no acknowledgement in {timeout} s")
-        if self.exception:
-            raise self.exception
-        return self.value
-
-
-class FakeProducer:
-    """Answers each send at once, or never when `stalled` (a broker that does not ack)."""
-
-    def __init__(self, stalled=False):
-        self.stalled = stalled
-        self.sent = []
-        self.pending = []
-        self.closed = False
-
-    def send(self, topic, value, key=None):
-        future = RecordFuture()
-        self.sent.append((topic, key, value))
-        if self.stalled:
-            self.pending.append(future)
-        else:
-            future.success(Metadata(len(self.sent) - 1))
-        return future
-
-    def close(self, timeout=None):
-        self.closed = True
-        for future in self.pending:
-            future.failure(KafkaTimeoutError("aborted"))
+from tests.helpers.fakes import FakeProducer
 
 
 def publisher_with(producer, max_in_flight=10, timeout_s=0.2):

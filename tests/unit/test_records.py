@@ -7,7 +7,7 @@ import json
 import pytest
 
 from events.records import MALFORMED, record_problem
-from tests.unit.test_landing_transforms import PURCHASE, envelope
+from tests.helpers.events import PURCHASE, envelope
 
 
 def test_a_valid_event_has_no_problem():

@@ -1,12 +1,6 @@
 import pytest
 
-SEED_TEXTS = {
-    "/": "\nThis is the default response!\n",
-    "/purchase_a_sword": "\nSword Purchased!\n",
-    "/purchase_a_horse": "\nHorse Purchased!\n",
-    "/purchase_a_shield": "\nShield Purchased!\n",
-    "/join_a_guild": "\nGuild Joined!\n",
-}
+from tests.helpers.events import SEED_TEXTS
 
 
 @pytest.mark.parametrize("route,text", SEED_TEXTS.items())

@@ -1,0 +1,1 @@
+"""The runtime contract every stage shares: settings, the lake's layout, the marts, spark-submit."""
