@@ -1,7 +1,8 @@
 # Images of questlog's own processes; docker-compose.yml builds each target.
 #
 #   ingest      (the default) the Flask service under gunicorn: no Spark, no Java
-#   spark-app   Python 3.11 + Java 17 + pyspark: the Spark driver of the landing job and the marts
+#   spark-app   Python 3.11 + Java 17 + pyspark: the Spark drivers (landing, marts), and the
+#               standalone master and workers, so executors run the drivers' Python
 #   notebook    the official Jupyter PySpark image with questlog's packages
 #
 # Base images are pinned by tag (a digest would pin harder, but none can be looked up where
@@ -51,7 +52,7 @@ RUN mkdir -p /opt/questlog/stack/conf/spark /opt/questlog/ivy /opt/questlog/ware
 # ---------------------------------------------------------------- spark-app
 FROM python:3.11.15-slim-bookworm AS spark-app
 # The JRE follows Debian's security updates for bookworm (the base tag pins the release);
-# Java 17, as in the apache/spark image the executors run.
+# Java 17, the line the stack's Spark runs on.
 # hadolint ignore=DL3008
 RUN mkdir -p /usr/share/man/man1 \
     && apt-get update \

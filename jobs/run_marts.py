@@ -2,7 +2,7 @@
 
 The landed events are read once and kept (memory, then disk) for all the marts; each mart is
 written and registered as its own entry point does. One JVM and session start instead of one
-per mart is most of the time saved.
+per mart is most of the time saved; writing several marts at once saves most of the rest.
 """
 
 from __future__ import annotations
@@ -10,14 +10,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from pyspark import StorageLevel
+from pyspark.sql import SparkSession
 
 from jobs.entry import register_lake_tables, transform, write
 from lake.io import last_commit, read_events, register_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.marts import MARTS
+
+# Marts written at once in one session.
+MART_THREADS = 4
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,26 +45,44 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown mart(s): {', '.join(unknown)}")
 
     spark = spark_session("questlog-marts", settings, catalog=not args.no_tables)
+    compute_marts(spark, settings, names, args.events, tables=not args.no_tables)
+    spark.stop()
+    return 0
+
+
+def compute_marts(
+    spark: SparkSession, settings: LakeSettings, names: list[str], events_path: str, tables: bool
+) -> None:
+    """Compute the marts `names` in `spark` from one read of the events; print each.
+
+    The marts are written by `MART_THREADS` threads at once: a small mart's time is mostly
+    the driver's (planning, the Delta commit), which overlaps another mart's tasks. The SQL
+    tables are registered afterwards, one at a time (the catalog is one embedded database).
+    """
     # As many partitions as cores: the table's many small files (one per day and event type
     # and landing batch) would otherwise make every mart's scans a task per file.
     parallelism = spark.sparkContext.defaultParallelism
-    events = read_events(spark, args.events).coalesce(parallelism)
+    events = read_events(spark, events_path).coalesce(parallelism)
     events = events.persist(StorageLevel.MEMORY_AND_DISK)
-    for name in names:
+    events.count()  # fill the cache once, before the marts read it side by side
+
+    def compute(name: str) -> None:
         started = time.perf_counter()
         out = settings.mart_path(name)
         write(MARTS[name], transform(MARTS[name], events), out, None, None)
         # The commit's own metrics: a full overwrite wrote every row of the mart.
         version, count = last_commit(spark, out)
-        if not args.no_tables:
-            register_table(spark, name, out)
         elapsed = time.perf_counter() - started
         print(f"{name}: {count} rows -> {out} (table version {version}, {elapsed:.1f} s)")
-    if not args.no_tables:
-        register_lake_tables(spark, names, args.events, settings.quarantine_path)
+
+    with ThreadPoolExecutor(MART_THREADS) as pool:
+        # list(): re-raise the first mart's error here.
+        list(pool.map(compute, names))
+    if tables:
+        for name in names:
+            register_table(spark, name, settings.mart_path(name))
+        register_lake_tables(spark, names, events_path, settings.quarantine_path)
     events.unpersist()
-    spark.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """`make demo`: the whole pipeline on one machine, each step printed with its wall time.
 
 Set-up, the stack (Kafka, HDFS), the topic, the ingest service under gunicorn, the seed's
-four curl requests, simulated players over HTTP, kcat reading the topic, the landing job,
-every mart in one Spark session with their SQL tables, the audit, the notebooks. The stack
-is left running afterwards (`make down` stops it).
+four curl requests, simulated players over HTTP, kcat reading the topic, then one Spark
+session (`jobs/pipeline.py`) that lands the topic, computes every mart with its SQL table and
+audits every offset, and the notebooks. The stack is left running afterwards (`make down`
+stops it).
 """
 
 from __future__ import annotations
@@ -104,13 +105,12 @@ def main() -> int:
         )
         lines = out.splitlines()
         print("\n".join(lines[:5]) + f"\n    ... {len(lines)} messages on the topic")
-    with step("land the topic in HDFS as Delta tables (spark-submit streaming/land_events.py)"):
-        spark_submit("streaming/land_events.py", "--until-caught-up")
     marts = list(MARTS)
-    with step(f"compute the {len(marts)} marts in one session (spark-submit jobs/run_marts.py)"):
-        spark_submit("jobs/run_marts.py")
-    with step("audit: every Kafka offset landed, quarantined or a dropped duplicate"):
-        spark_submit("streaming/audit.py", "--hours", "6")
+    with step(
+        f"one Spark session (spark-submit jobs/pipeline.py): land the topic in HDFS as Delta "
+        f"tables, compute the {len(marts)} marts, audit every Kafka offset"
+    ):
+        spark_submit("jobs/pipeline.py", "--hours", "6")
     with step("run the notebooks top to bottom and render them to HTML"):
         reports = [
             run(sys.executable, "notebooks/render.py", f"notebooks/{name}.ipynb").strip()

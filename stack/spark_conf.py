@@ -2,10 +2,11 @@
 
 The single topology uses lake.spark_conf as it is (local mode). The cluster topology starts
 from the same defaults and submits to its standalone master, writes with the cluster's HDFS
-replication, and keeps its own table catalog. Its executors may not start Python workers:
-questlog's jobs are DataFrame plans that need none, and on a real cluster the executors'
-Python differs from the driver's (the Spark image), so a job that starts one only fails
-there. Here it fails on the local cluster too, naming the cause.
+replication, and keeps its own table catalog. Executors run the driver's Python with the
+project on its path (docker-compose.yml runs the workers from the driver's image, for the
+same reason), but only for a job that declares Python tasks: the landing job's record checks
+(`lake.session.spark_session(python_tasks=True)`). Any other job (the marts, the audit) is a
+DataFrame plan that needs no Python worker; one that starts one fails, naming the cause.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from pathlib import Path
 from lake.settings import LakeSettings
 from lake.spark_conf import LOG4J2, spark_defaults, write_spark_conf
 from stack.services import VENV_BIN
-from stack.settings import StackSettings
+from stack.settings import REPO_ROOT, StackSettings
 
 PYTHON_WORKER_GUARD = """\
 #!/bin/sh
-# Stands in for the executors' Python on the local cluster (stack/spark_conf.py).
+# The executors' Python on the local cluster (stack/spark_conf.py): the driver's, for a job
+# that declares Python tasks (spark.executorEnv.QUESTLOG_PYTHON_TASKS).
+if [ -n "$QUESTLOG_PYTHON_TASKS" ]; then exec {python} "$@"; fi
 echo "questlog: this Spark job started a Python worker on an executor ($0 $*)." >&2
-echo "questlog: build frames without Python tasks (no Python UDFs, no local rows)." >&2
+echo "questlog: build frames without Python tasks (no Python UDFs, no local rows)," >&2
+echo "questlog: or declare them: lake.session.spark_session(python_tasks=True)." >&2
 exit 3
 """
 
@@ -45,6 +49,8 @@ def cluster_defaults(settings: StackSettings) -> dict[str, str]:
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.data_dir}",
         "spark.pyspark.driver.python": str(VENV_BIN / "python"),
         "spark.pyspark.python": str(guard),
+        # The project's modules (the record checks) for the Python tasks that may run.
+        "spark.executorEnv.PYTHONPATH": str(REPO_ROOT),
     }
     return entries
 
@@ -63,6 +69,6 @@ def write_topology_spark_conf(settings: StackSettings) -> Path:
     (conf_dir / "spark-env.sh").write_text("export SPARK_LOCAL_IP=127.0.0.1\n")
     guard = Path(entries["spark.pyspark.python"])
     guard.parent.mkdir(parents=True, exist_ok=True)
-    guard.write_text(PYTHON_WORKER_GUARD)
+    guard.write_text(PYTHON_WORKER_GUARD.replace("{python}", str(VENV_BIN / "python")))
     guard.chmod(0o755)
     return conf_dir

@@ -14,6 +14,7 @@ import json
 import sys
 
 from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lake.checkpoint import committed_offsets, initial_offsets
@@ -52,30 +53,36 @@ def main(argv: list[str] | None = None) -> int:
     lake = LakeSettings(**{**settings.__dict__, "lake_root": args.lake_root})
 
     spark = spark_session("questlog-audit", lake)
-    starts, ends = consumed_range(spark, lake.checkpoint_root, args.topic)
+    complete = audit(spark, lake, args.topic, args.hours)
+    spark.stop()
+    return 0 if complete else 1
+
+
+def audit(spark: SparkSession, lake: LakeSettings, topic: str, hours: int) -> bool:
+    """Account for every offset the landing query committed; print the counts and any gap.
+    True when there is no gap."""
+    starts, ends = consumed_range(spark, lake.checkpoint_root, topic)
     records = (
         spark.read.format("kafka")
         .option("kafka.bootstrap.servers", lake.kafka_bootstrap)
-        .option("subscribe", args.topic)
-        .option("startingOffsets", json.dumps({args.topic: starts}))
-        .option("endingOffsets", json.dumps({args.topic: ends}))
+        .option("subscribe", topic)
+        .option("startingOffsets", json.dumps({topic: starts}))
+        .option("endingOffsets", json.dumps({topic: ends}))
         # Offsets the retention already removed are reported below, not silently skipped.
         .option("failOnDataLoss", "false")
         .load()
     )
-    landed = read_events(spark, lake.events_path).where(F.col("kafka_topic") == args.topic)
-    quarantined = read_quarantine(spark, lake.quarantine_path).where(
-        F.col("kafka_topic") == args.topic
-    )
+    landed = read_events(spark, lake.events_path).where(F.col("kafka_topic") == topic)
+    quarantined = read_quarantine(spark, lake.quarantine_path).where(F.col("kafka_topic") == topic)
     erased = None
     if DeltaTable.isDeltaTable(spark, lake.erasures_path):
-        erased = read_table(spark, lake.erasures_path).where(F.col("kafka_topic") == args.topic)
+        erased = read_table(spark, lake.erasures_path).where(F.col("kafka_topic") == topic)
     outcomes = account_for_offsets(records, landed, quarantined, erased).cache()
 
-    print(f"audit of topic {args.topic!r}, lake {lake.lake_root}")
+    print(f"audit of topic {topic!r}, lake {lake.lake_root}")
     table = per_partition(outcomes).toPandas()
     print(table.to_string(index=False))
-    print(per_hour(outcomes).limit(args.hours).toPandas().to_string(index=False))
+    print(per_hour(outcomes).limit(hours).toPandas().to_string(index=False))
 
     problems = []
     read_back = {str(row.kafka_partition): row.consumed for row in table.itertuples()}
@@ -91,15 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(
             f"partition {partition}: offsets {first}..{last} neither landed nor quarantined"
         )
-    spark.stop()
+    outcomes.unpersist()
     if problems:
         print("GAPS:\n  " + "\n  ".join(problems))
-        return 1
+        return False
     print(
         "complete: every committed offset is landed, quarantined, a dropped duplicate "
         "or erased on request"
     )
-    return 0
+    return True
 
 
 if __name__ == "__main__":

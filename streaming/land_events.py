@@ -162,12 +162,9 @@ def start(spark: SparkSession, settings: LakeSettings, args, writer: BatchWriter
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    settings = LakeSettings.from_env()
-    args = parse_args(sys.argv[1:] if argv is None else argv, settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
-    spark = spark_session("questlog-land-events", settings)
+def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) -> int:
+    """Run the landing query in `spark` until it ends (AvailableNow) or is stopped; 0 if it
+    ended without an error. The session must allow Python tasks (the record checks)."""
     # A new schema_version's new property becomes a new (nullable) column of `events`.
     spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
     writer = BatchWriter(
@@ -185,10 +182,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         printer.print_new(query)
         query.stop()
+        spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")
     if query.exception() is not None:
         log.error("the landing query failed: %s", query.exception())
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = LakeSettings.from_env()
+    args = parse_args(sys.argv[1:] if argv is None else argv, settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    spark = spark_session("questlog-land-events", settings, python_tasks=True)
+    return land(spark, settings, args)
 
 
 if __name__ == "__main__":

@@ -152,18 +152,21 @@ def sent_and_landed(
     work: Path,
     events: list[dict],
     env: dict | None = None,
+    land: bool = True,
     **send_options,
 ) -> Iterator[dict]:
     """A topic and lake of their own; `events` sent over HTTP to the ingest service, then
-    landed. Yields the jobs' `env`, the ingest's `url` (serving until the block ends) and the
-    spark-submit options `conf` of a table catalog of its own; the lake is removed after."""
+    landed (unless `land` is false: the caller lands them). Yields the jobs' `env`, the
+    ingest's `url` (serving until the block ends) and the spark-submit options `conf` of a
+    table catalog of its own; the lake is removed after."""
     topic = new_topic(kafka_admin)
     folder, lake_root = own_lake(lake_settings.lake_root)
     env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root, **(env or {})}
     try:
         with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:
             Sender(url).send_all(events, **send_options)
-            spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+            if land:
+                spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
             yield {"env": env, "url": url, "conf": own_catalog_conf(work), "work": work}
     finally:
         webhdfs.delete(folder, recursive=True)

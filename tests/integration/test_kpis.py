@@ -32,14 +32,22 @@ KPI_MARTS = marts_of("jobs.kpis")
 
 @pytest.fixture(scope="module")
 def kpis(kafka_admin, webhdfs, lake_settings, tmp_path_factory):
-    """Simulated cohorts sent over HTTP, landed, and every mart computed by run_marts."""
+    """Simulated cohorts sent over HTTP, then landed, every mart computed and the offsets
+    audited in one session by jobs/pipeline.py (what `make demo` runs)."""
     first_day = datetime.now(UTC).date() - timedelta(days=DAYS)
     events = list(simulate(players=150, days=DAYS, seed=7, first_day=first_day))
     work = tmp_path_factory.mktemp("kpis")
     with sent_and_landed(
-        kafka_admin, lake_settings, webhdfs, work, events, batch_size=100, single_every=20
+        kafka_admin,
+        lake_settings,
+        webhdfs,
+        work,
+        events,
+        land=False,
+        batch_size=100,
+        single_every=20,
     ) as game:
-        result = spark_submit("jobs/run_marts.py", env=game["env"], conf=game["conf"])
+        result = spark_submit("jobs/pipeline.py", env=game["env"], conf=game["conf"])
         as_of = datetime.now(UTC).date()
         yield {"events": events, **game, "as_of": as_of, "log": result.stdout}
 
@@ -66,6 +74,7 @@ def test_the_simulated_data_holds_the_cases_the_kpis_must_get_right(kpis):
     days_per_session = ends.groupby("session_id")["event_date"].nunique()
     assert (days_per_session > 1).any()  # a session on both sides of midnight UTC
     assert "retention: " in kpis["log"] and "spender_segments: " in kpis["log"]
+    assert "complete: every committed offset" in kpis["log"]
 
 
 def test_daily_kpis_equal_a_pandas_computation(spark, kpis):

@@ -58,7 +58,7 @@ def test_each_datanode_renders_its_own_ports_folder_and_the_replication(tmp_path
     assert "<name>dfs.replication</name>\n    <value>2</value>" in text
 
 
-def test_cluster_executors_cannot_start_python_workers(tmp_path):
+def test_cluster_executors_start_python_workers_only_for_jobs_that_declare_them(tmp_path):
     jars = tmp_path / "home" / "jars" / "spark"
     jars.mkdir(parents=True)
     (jars / "spark-sql-kafka.jar").touch()
@@ -77,3 +77,12 @@ def test_cluster_executors_cannot_start_python_workers(tmp_path):
                            capture_output=True, text=True)  # fmt: skip
     assert guard.returncode != 0
     assert "started a Python worker on an executor" in guard.stderr
+    # A job that declares Python tasks (the landing job) gets the driver's Python, which
+    # finds the project's modules on the executors' PYTHONPATH.
+    declared = subprocess.run(
+        [lines["spark.pyspark.python"], "-c", "import events.records, sys; print(sys.prefix)"],
+        env={"QUESTLOG_PYTHON_TASKS": "1", "PYTHONPATH": lines["spark.executorEnv.PYTHONPATH"]},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert declared.returncode == 0, declared.stderr
+    assert declared.stdout.strip().endswith(".venv")
