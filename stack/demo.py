@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from ingest.settings import IngestSettings, ServingSettings
@@ -111,11 +112,13 @@ def main() -> int:
         f"tables, compute the {len(marts)} marts, audit every Kafka offset"
     ):
         spark_submit("jobs/pipeline.py", "--hours", "6")
-    with step("run the notebooks top to bottom and render them to HTML"):
-        reports = [
-            run(sys.executable, "notebooks/render.py", f"notebooks/{name}.ipynb").strip()
+    title = "run the notebooks top to bottom and render them to HTML, side by side"
+    with step(title), ThreadPoolExecutor(len(NOTEBOOKS)) as pool:
+        renders = [
+            pool.submit(run, sys.executable, "notebooks/render.py", f"notebooks/{name}.ipynb")
             for name in NOTEBOOKS
         ]
+        reports = [render.result().strip() for render in renders]
     print("\nSQL tables (spark-sql -e 'SELECT * FROM player_purchases LIMIT 5'):")
     print(f"  {EVENTS_TABLE}, {QUARANTINE_TABLE}, " + ", ".join(marts))
     print("notebooks rendered to: " + ", ".join(reports))
