@@ -51,20 +51,43 @@ def steps(mode: Mode, stages: tuple[str, ...]) -> int:
 
 
 def write_doc(results: dict, doc: Path = DOC, figures_path: Path = DOC_FIGURES) -> None:
-    """Keep this run's figures per stage in doc.json; rewrite the doc's results from it."""
+    """Keep this run's figures per stage in doc.json; rewrite the doc's results from it.
+
+    A figure of the run replaces the kept figure of the same name; the stage's other kept
+    figures (a size this run left out) stay, with the run that measured them.
+    """
     kept = json.loads(figures_path.read_text()) if figures_path.exists() else {}
     for stage in results["stages"]:
+        fresh = [
+            {**f, "run_id": results["run_id"], "date": results["date"]}
+            for f in results["figures"]
+            if f["stage"] == stage
+        ]
+        names = {f["figure"] for f in fresh}
+        earlier = kept.get(stage, {})
+        older = [
+            {"run_id": earlier.get("run_id"), "date": earlier.get("date"), **f}
+            for f in earlier.get("figures", [])
+            if f["figure"] not in names
+        ]
         kept[stage] = {
             "date": results["date"],
             "run_id": results["run_id"],
             "command": results["command"],
             "machine": results["machine"],
-            "figures": [f for f in results["figures"] if f["stage"] == stage],
+            "figures": older + fresh,
         }
     figures_path.write_text(json.dumps(kept, indent=2) + "\n")
     ordered = [kept[stage] for stage in STAGES if stage in kept]
     runs = "; ".join(
-        f"{stage}: {kept[stage]['date']}, run `{kept[stage]['run_id']}`"
+        f"{stage}: "
+        + ", ".join(
+            f"{date} run `{run_id}`"
+            for date, run_id in dict.fromkeys(
+                (f.get("date", kept[stage]["date"]), f.get("run_id", kept[stage]["run_id"]))
+                for f in kept[stage]["figures"]
+            )
+        )
         for stage in STAGES
         if stage in kept
     )

@@ -135,9 +135,9 @@ def test_doc_keeps_its_text_and_each_stage_from_its_newest_run(tmp_path):
     doc, kept = tmp_path / "benchmarks.md", tmp_path / "doc.json"
     doc.write_text(f"# Benchmarks\nintro\n{RESULTS_START}\nold table\n{RESULTS_END}\nanalysis\n")
 
-    def results(run_id, stages, value):
+    def results(run_id, stages, value, size="1M"):
         figures = [
-            {"stage": stage, "figure": f"{stage} rate", "unit": "events/s",
+            {"stage": stage, "figure": f"{stage} rate, {size}", "unit": "events/s",
              "summary": summary([value])}
             for stage in stages
         ]  # fmt: skip
@@ -150,7 +150,13 @@ def test_doc_keeps_its_text_and_each_stage_from_its_newest_run(tmp_path):
     assert text.startswith("# Benchmarks\nintro\n")
     assert text.endswith(f"{RESULTS_END}\nanalysis\n")
     assert "old table" not in text
-    assert "kafka: 2026-11-28, run `run-1`; ingest: 2026-11-28, run `run-2`" in text
-    assert "| kafka | kafka rate | events/s | 100 |" in text
-    assert "| ingest | ingest rate | events/s | 300 |" in text
+    assert "kafka: 2026-11-28 run `run-1`; ingest: 2026-11-28 run `run-2`" in text
+    assert "| kafka | kafka rate, 1M | events/s | 100 |" in text
+    assert "| ingest | ingest rate, 1M | events/s | 300 |" in text
     assert "- cores: 2\n" in text
+    # A run of another size adds its figures; the stage's earlier size stays, with its run.
+    write_doc(results("run-3", ["ingest"], 50.0, size="10M"), doc, kept)
+    text = doc.read_text()
+    assert "ingest: 2026-11-28 run `run-2`, 2026-11-28 run `run-3`" in text
+    assert "| ingest | ingest rate, 1M | events/s | 300 |" in text
+    assert "| ingest | ingest rate, 10M | events/s | 50 |" in text
