@@ -59,11 +59,10 @@ def compute_marts(
     the driver's (planning, the Delta commit), which overlaps another mart's tasks. The SQL
     tables are registered afterwards, one at a time (the catalog is one embedded database).
     """
-    # As many partitions as cores: the table's many small files (one per day and event type
-    # and landing batch) would otherwise make every mart's scans a task per file.
-    parallelism = spark.sparkContext.defaultParallelism
-    events = read_events(spark, events_path).coalesce(parallelism)
-    events = events.persist(StorageLevel.MEMORY_AND_DISK)
+    # Kept as the scan splits it (small files packed up to spark.sql.files.maxPartitionBytes):
+    # fewer, larger partitions would have to be unrolled whole, which at 10M events runs a
+    # 2 GB driver out of memory.
+    events = read_events(spark, events_path).persist(StorageLevel.MEMORY_AND_DISK)
     events.count()  # fill the cache once, before the marts read it side by side
 
     def compute(name: str) -> None:
