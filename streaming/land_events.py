@@ -167,6 +167,9 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
     ended without an error. The session must allow Python tasks (the record checks)."""
     # A new schema_version's new property becomes a new (nullable) column of `events`.
     spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
+    # The MERGE's source is the batch kept in memory, the same rows however often it is read
+    # (fixed offsets, deterministic checks): Delta need not copy it first.
+    spark.conf.set("spark.databricks.delta.merge.materializeSource", "none")
     writer = BatchWriter(
         args.events_path,
         args.quarantine_path,
@@ -183,6 +186,7 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
         printer.print_new(query)
         query.stop()
         spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")
+        spark.conf.unset("spark.databricks.delta.merge.materializeSource")
     if query.exception() is not None:
         log.error("the landing query failed: %s", query.exception())
         return 1

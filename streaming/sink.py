@@ -26,6 +26,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from streaming.landed import no_kafka_records
 from streaming.transforms import (
+    batch_summary,
     dedupe_window,
     drop_duplicate_events,
     parse_records,
@@ -85,43 +86,36 @@ class BatchWriter:
     def __call__(self, records: DataFrame, batch_id: int) -> None:
         parsed = parse_records(records).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            total = parsed.count()
-            quarantined = self.write_quarantine(parsed, batch_id)
-            landed = self.merge_events(parsed) if total > quarantined else 0
+            # One job parses the batch (kept for the writes) and counts what the writes need.
+            summary = batch_summary(parsed)
+            if summary.quarantined:
+                self.write_quarantine(parsed, batch_id)
+            landed = 0
+            if summary.records > summary.quarantined:
+                window = dedupe_window(summary.first_day, summary.last_day, self.horizon_days)
+                landed = self._merge(drop_duplicate_events(valid_events(parsed)), *window)
         finally:
             parsed.unpersist()
         self.counts[batch_id] = {
             "landed": landed,
-            "quarantined": quarantined,
-            "duplicates": total - quarantined - landed,
+            "quarantined": summary.quarantined,
+            "duplicates": summary.records - summary.quarantined - landed,
         }
 
-    def write_quarantine(self, parsed: DataFrame, batch_id: int) -> int:
+    def write_quarantine(self, parsed: DataFrame, batch_id: int) -> None:
         """Append the batch's invalid records once, however often the batch runs."""
-        rows = quarantined_records(parsed)
-        count = rows.count()
-        if count:
-            (
-                rows.write.format("delta")
-                .mode("append")
-                .option("txnAppId", self.app_id)
-                .option("txnVersion", batch_id)
-                .save(self.quarantine_path)
-            )
-        return count
-
-    def merge_events(self, parsed: DataFrame) -> int:
-        """Insert the batch's events whose event_id the table lacks; returns how many."""
-        events = drop_duplicate_events(valid_events(parsed)).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            dates = [row.event_date for row in events.select("event_date").distinct().collect()]
-            first, last = dedupe_window(dates, self.horizon_days)
-            return self._merge(events, first, last)
-        finally:
-            events.unpersist()
+        (
+            quarantined_records(parsed)
+            .write.format("delta")
+            .mode("append")
+            .option("txnAppId", self.app_id)
+            .option("txnVersion", batch_id)
+            .save(self.quarantine_path)
+        )
 
     @_retry_on_conflict
     def _merge(self, events: DataFrame, first, last) -> int:
+        """Insert the events whose event_id the table's days first..last lack; how many."""
         table = DeltaTable.forPath(events.sparkSession, self.events_path)
         metrics = (
             table.alias("t")

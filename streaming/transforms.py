@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
@@ -69,23 +69,39 @@ def event_time(client_ts: Column, received_ts: Column) -> Column:
     return F.when(client_ts.isNotNull() & plausible, client_ts).otherwise(received_ts)
 
 
+def _client_ts() -> Column:
+    return F.col("event.client_ts").try_cast("timestamp")
+
+
 def valid_events(parsed: DataFrame) -> DataFrame:
     """The lake rows of the valid records, dated by event time, with Kafka lineage."""
-    client_ts = F.col("event.client_ts").try_cast("timestamp")
     rows = parsed.where(F.col("reason").isNull()).select(
         "event.event_id",
         "event.event_type",
         "event.schema_version",
         "event.player_id",
         "event.session_id",
-        client_ts.alias("client_ts"),
+        _client_ts().alias("client_ts"),
         F.col("received_ts").alias("received_at"),
-        event_time(client_ts, F.col("received_ts")).alias("event_ts"),
+        event_time(_client_ts(), F.col("received_ts")).alias("event_ts"),
         "event.properties",
         "event.context",
         *KAFKA_LINEAGE,
     )
     return rows.withColumn("event_date", F.to_date("event_ts"))
+
+
+def batch_summary(parsed: DataFrame) -> Row:
+    """In one pass over a parsed batch: `records`, `quarantined`, and the first and last
+    `event_date` of its valid events (null when none is valid)."""
+    valid = F.col("reason").isNull()
+    day = F.to_date(event_time(_client_ts(), F.col("received_ts")))
+    return parsed.agg(
+        F.count(F.lit(1)).alias("records"),
+        F.count("reason").alias("quarantined"),
+        F.min(F.when(valid, day)).alias("first_day"),
+        F.max(F.when(valid, day)).alias("last_day"),
+    ).first()
 
 
 def quarantined_records(parsed: DataFrame) -> DataFrame:
@@ -104,11 +120,11 @@ def drop_duplicate_events(events: DataFrame) -> DataFrame:
     return events.dropDuplicates(["event_id"])
 
 
-def dedupe_window(event_dates: list[date], horizon_days: int) -> tuple[date, date]:
+def dedupe_window(first_day: date, last_day: date, horizon_days: int) -> tuple[date, date]:
     """The days of the table a batch's events are matched against, by event_id.
 
     A retry of an event lands on the day of its first copy when it keeps its `client_ts`;
     when a copy was dated by `received_at` instead (no or an implausible `client_ts`), the
     first copy lies up to `horizon_days` earlier, or one day later (the client_ts lead).
     """
-    return min(event_dates) - timedelta(days=horizon_days), max(event_dates) + timedelta(days=1)
+    return first_day - timedelta(days=horizon_days), last_day + timedelta(days=1)

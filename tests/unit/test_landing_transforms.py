@@ -4,6 +4,7 @@ from datetime import date, datetime
 from pyspark.sql import functions as F
 
 from streaming.transforms import (
+    batch_summary,
     dedupe_window,
     drop_duplicate_events,
     parse_records,
@@ -101,9 +102,26 @@ def test_the_same_event_id_three_times_is_kept_once(spark):
 
 
 def test_the_dedupe_window_reaches_back_the_horizon_and_one_day_ahead():
-    days = [date(2026, 11, 20), date(2026, 11, 18), date(2026, 11, 21)]
-    assert dedupe_window(days, horizon_days=30) == (date(2026, 10, 19), date(2026, 11, 22))
-    assert dedupe_window([date(2026, 11, 20)], horizon_days=0) == (
+    assert dedupe_window(date(2026, 11, 18), date(2026, 11, 21), horizon_days=30) == (
+        date(2026, 10, 19),
+        date(2026, 11, 22),
+    )
+    assert dedupe_window(date(2026, 11, 20), date(2026, 11, 20), horizon_days=0) == (
         date(2026, 11, 20),
         date(2026, 11, 21),
     )
+
+
+def test_a_batch_summary_counts_records_and_dates_only_valid_events(spark):
+    values = [
+        envelope("a", client_ts="2026-11-18T23:59:59Z", received_at="2026-11-19T00:00:01Z"),
+        envelope("b", client_ts="2026-11-19T10:00:00Z", received_at="2026-11-19T10:00:01Z"),
+        # Invalid: its date must not widen the window.
+        envelope("c", client_ts="2026-11-01T00:00:00Z", properties={"item": "sword"}),
+        "{oops",
+    ]
+    summary = batch_summary(parse_records(kafka_records(spark, values)))
+    assert (summary.records, summary.quarantined) == (4, 2)
+    assert (summary.first_day, summary.last_day) == (date(2026, 11, 18), date(2026, 11, 19))
+    only_bad = batch_summary(parse_records(kafka_records(spark, ["{oops"])))
+    assert (only_bad.records, only_bad.quarantined, only_bad.first_day) == (1, 1, None)
