@@ -54,7 +54,8 @@ def finish(case: Case, result: CaseResult) -> CaseResult:
     audit = case.spark_submit("streaming/audit.py")
     result.audit = "complete" if audit.returncode == 0 else "GAPS"
     if audit.returncode != 0:
-        case.note(f"audit: {(audit.stdout + audit.stderr)[-1500:]}")
+        gaps = audit.stdout.partition("GAPS:")[2].split()
+        case.note(f"audit gaps: {' '.join(gaps)}" if gaps else f"audit: {audit.stderr[-1500:]}")
     accepted_file = case.work_dir / f"{case.name}-accepted.txt"
     accepted_file.write_text("".join(f"{event_id}\n" for event_id in sorted(record.accepted)))
     reconciled = case.spark_submit("chaos/reconcile_job.py", str(accepted_file))
