@@ -19,7 +19,7 @@ from jobs.entry import register_lake_tables, transform, write
 from lake.io import last_commit, read_events, register_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
-from runtime.marts import MARTS
+from runtime.marts import MART_INPUT_COLUMNS, MARTS
 
 # Marts written at once in one session.
 MART_THREADS = 4
@@ -59,9 +59,12 @@ def compute_marts(
     the driver's (planning, the Delta commit), which overlaps another mart's tasks. The SQL
     tables are registered afterwards, one at a time (the catalog is one embedded database).
     """
-    # Kept on local disk, not in memory: at 10M events a memory cache beside four marts' plans
-    # runs a 2 GB driver out of memory; read back from disk, the events still cost one scan.
-    events = read_events(spark, events_path).persist(StorageLevel.DISK_ONLY)
+    # Only the columns the marts read (the lineage and the request context are most of a
+    # row), kept on local disk: at 10M events a memory cache beside four marts' plans runs a
+    # 2 GB driver out of memory, and a cache of whole rows costs more than the marts' own
+    # column-pruned scans.
+    events = read_events(spark, events_path).select(*MART_INPUT_COLUMNS)
+    events = events.persist(StorageLevel.DISK_ONLY)
     events.count()  # fill the cache once, before the marts read it side by side
 
     def compute(name: str) -> None:

@@ -38,7 +38,7 @@ def envelope(event_id="e1", event_type="purchase", **overrides):
 
 
 PROPERTIES_TYPE = event_schema()["properties"].dataType
-# The landed columns the marts read.
+# The landed columns the marts read (runtime.marts.MART_INPUT_COLUMNS), with their types.
 EVENTS = (
     "event_id string, event_type string, player_id string, session_id string, "
     f"event_ts timestamp, event_date date, properties {PROPERTIES_TYPE.simpleString()}"

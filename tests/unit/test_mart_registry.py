@@ -44,3 +44,16 @@ def test_a_mart_lives_under_the_lake_root_by_its_name():
     assert (
         LakeLayout("hdfs://nn:9000/q/").mart_path("retention") == "hdfs://nn:9000/q/marts/retention"
     )
+
+
+def test_every_mart_is_computed_from_the_columns_run_marts_keeps(spark):
+    """run_marts keeps only MART_INPUT_COLUMNS of the events: every transform must resolve
+    against a frame of exactly those (a missing column fails at analysis, before any data)."""
+    from jobs.entry import transform
+    from runtime.marts import MART_INPUT_COLUMNS
+    from tests.helpers.events import EVENTS
+
+    events = spark.createDataFrame([], EVENTS)
+    assert tuple(events.columns) == MART_INPUT_COLUMNS
+    for name, spec in MARTS.items():
+        assert transform(spec, events).columns, name
