@@ -55,7 +55,11 @@ def perf_tool_run(bootstrap: str, topic: str, events: int, record_size: int) -> 
 def kafka_python_run(bootstrap: str, topic: str, events: int, value: bytes) -> dict:
     """Send `events` copies of one event as fast as kafka-python can, as the ingest does."""
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        metrics_enabled=False,
     )
     latencies_ms: list[float] = []
     errors: list[Exception] = []

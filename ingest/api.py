@@ -98,9 +98,8 @@ def post_events():
             problems=[p.as_dict() for p in problems],
         )
     deliveries = intake.publish(client_events, api_version="v1", key=key)
-    response = jsonify({"accepted": len(deliveries), "event_ids": [d.event_id for d in deliveries]})
-    response.status_code = 202
-    return response
+    body = {"accepted": len(deliveries), "event_ids": [d.event_id for d in deliveries]}
+    return current_app.response_class(orjson.dumps(body), 202, mimetype="application/json")
 
 
 @bp.get("/players/<player_id>")

@@ -38,6 +38,7 @@ class KafkaPublisher:
         topic: str,
         timeout_s: float,
         max_in_flight: int,
+        linger_ms: int = 2,
         probe_cache_s: float = 1.0,
         clock=time.monotonic,
     ):
@@ -45,6 +46,7 @@ class KafkaPublisher:
         self.topic = topic
         self.timeout_s = timeout_s
         self.max_in_flight = max_in_flight
+        self.linger_ms = linger_ms
         self.probe_cache_s = probe_cache_s
         self.clock = clock
         self._producer: KafkaProducer | None = None
@@ -63,7 +65,7 @@ class KafkaPublisher:
             bootstrap_servers=self.bootstrap,
             acks="all",
             enable_idempotence=True,
-            linger_ms=2,
+            linger_ms=self.linger_ms,
             # Never block a request thread longer than the request may take.
             max_block_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,
@@ -71,6 +73,9 @@ class KafkaPublisher:
             # Unacknowledged events expire soon after their request gave up.
             delivery_timeout_ms=3 * max(timeout_ms, 1000),
             allow_auto_create_topics=False,
+            # kafka-python's own sensors are not exported (ingest/metrics.py is) and cost a
+            # tenth of its network thread's time per produce request (docs/benchmarks.md).
+            metrics_enabled=False,
         )
 
     def _connect(self, deadline: float) -> KafkaProducer:
@@ -117,13 +122,12 @@ class KafkaPublisher:
             self._in_flight += count
 
     def _release(self, count: int) -> None:
-        # Called per event from the producer's thread: the gauge is set once per request.
         with self._lock:
             self._in_flight -= count
 
     @property
     def in_flight(self) -> int:
-        """Events sent and not yet acknowledged (or expired)."""
+        """Events of the requests that still wait for Kafka's acknowledgements."""
         return self._in_flight
 
     def publish(self, events: list[dict]) -> list[Delivery]:
@@ -137,28 +141,26 @@ class KafkaPublisher:
         producer = self._connect(deadline)
         self._reserve(len(events))
         started = time.perf_counter()
-        sent = 0
         try:
-            futures = []
-            for event, (key, value) in zip(events, records, strict=True):
-                future = producer.send(self.topic, value, key=key)
-                sent += 1
-                # Released on the broker's answer or the producer's own expiry, so the
-                # bound holds for what the producer buffers, not only for what we wait on.
-                future.add_both(lambda _: self._release(1))
-                futures.append((event["event_id"], future))
+            futures = [
+                (event["event_id"], producer.send(self.topic, value, key=key))
+                for event, (key, value) in zip(events, records, strict=True)
+            ]
             deliveries = []
             for event_id, future in futures:
                 metadata = future.get(timeout=max(deadline - self.clock(), 0.001))
                 deliveries.append(Delivery(event_id, metadata.partition, metadata.offset))
         except Exception as error:  # KafkaError, or anything else: the caller answers 503
-            self._release(len(events) - sent)
+            # The producer goes with every event it still holds (`_abandon`), so what this
+            # request reserved is free again whether or not the broker had it.
+            self._release(len(events))
             self._abandon(producer)
             log.warning(
                 "publish failed",
                 extra={"topic": self.topic, "events": len(events), "error": repr(error)},
             )
             raise PublishError(f"Kafka did not acknowledge in {self.timeout_s:g} s") from error
+        self._release(len(events))
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         metrics.EVENTS_IN_FLIGHT.set(self._in_flight)
         return deliveries

@@ -38,3 +38,21 @@ def test_a_missed_deadline_drops_the_producer_and_frees_its_events():
     assert producer.closed
     assert publisher._in_flight == 0
     assert publisher._producer is None
+
+
+def test_acknowledged_events_free_their_place_in_the_in_flight_bound():
+    publisher = publisher_with(FakeProducer(), max_in_flight=3)
+    for round_ in range(3):
+        publisher.publish([event(3 * round_ + i) for i in range(3)])
+        assert publisher.in_flight == 0
+
+
+def test_the_producer_batches_for_the_configured_linger_and_keeps_no_sensors(monkeypatch):
+    made = {}
+    monkeypatch.setattr("ingest.publisher.KafkaProducer", lambda **config: made.update(config))
+    KafkaPublisher(
+        bootstrap="b:9092", topic="events", timeout_s=2.0, max_in_flight=10, linger_ms=7
+    )._new_producer()
+    assert made["linger_ms"] == 7
+    assert made["metrics_enabled"] is False
+    assert made["acks"] == "all" and made["enable_idempotence"] is True
