@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from events.shop import CURRENCY
-from jobs.marts import purchases
+from jobs.inputs import MartInputs, inputs_of
 
 RETENTION_DAYS = (1, 7, 14, 30)
 # Payer tiers, best first: a segment's name and the top percent of payers (by spend rank) it
@@ -24,36 +24,9 @@ SPENDER_TIERS = (("whale", 1), ("dolphin", 10), ("minnow", 100))
 NON_PAYER = "non_payer"
 
 
-def revenue_purchases(events: DataFrame, currency: str = CURRENCY) -> DataFrame:
+def revenue_purchases(purchases: DataFrame, currency: str = CURRENCY) -> DataFrame:
     """Purchases that are revenue: paid in `currency`, with their amount."""
-    return purchases(events).where(F.col("currency") == currency)
-
-
-def installs(events: DataFrame) -> DataFrame:
-    """Each player's install day: the first UTC day they were active."""
-    return events.groupBy("player_id").agg(F.min("event_date").alias("cohort_date"))
-
-
-def active_days(events: DataFrame) -> DataFrame:
-    """(player, day) for each UTC day a player sent any event."""
-    return events.select("player_id", "event_date").distinct()
-
-
-def session_lengths(events: DataFrame) -> DataFrame:
-    """Sessions with a start and an end (same player and session_id): start day and seconds."""
-    marks = (
-        events.where(F.col("event_type").isin("session_start", "session_end"))
-        .where(F.col("session_id").isNotNull())
-        .groupBy("player_id", "session_id")
-        .agg(
-            F.min(F.when(F.col("event_type") == "session_start", F.col("event_ts"))).alias("start"),
-            F.max(F.when(F.col("event_type") == "session_end", F.col("event_ts"))).alias("end"),
-        )
-    )
-    return marks.where(F.col("start").isNotNull() & (F.col("end") >= F.col("start"))).select(
-        F.to_date("start").alias("event_date"),
-        ((F.unix_micros("end") - F.unix_micros("start")) / 1e6).alias("length_s"),
-    )
+    return purchases.where(F.col("currency") == currency)
 
 
 def _ratio(numerator: str, denominator: str) -> F.Column:
@@ -61,32 +34,26 @@ def _ratio(numerator: str, denominator: str) -> F.Column:
     return F.when(F.col(denominator) > 0, F.col(numerator) / F.col(denominator))
 
 
-def daily_kpis(events: DataFrame, currency: str = CURRENCY) -> DataFrame:
+def daily_kpis(events: DataFrame | MartInputs, currency: str = CURRENCY) -> DataFrame:
     """Per UTC day: DAU, new and paying players, conversion, revenue, ARPDAU, ARPPU, sessions.
 
     `new_players` needs each player's first day, so pass every event up to the last day.
     """
-    per_day = events.groupBy("event_date").agg(
-        F.countDistinct("player_id").alias("dau"),
-        F.count(F.when(F.col("event_type") == "session_start", True)).alias("sessions"),
-    )
-    new = (
-        installs(events)
-        .groupBy(F.col("cohort_date").alias("event_date"))
-        .agg(F.count(F.lit(1)).alias("new_players"))
+    inputs = inputs_of(events)
+    per_day = inputs.days.withColumnRenamed("active_players", "dau")
+    new = inputs.players.groupBy(F.col("cohort_date").alias("event_date")).agg(
+        F.count(F.lit(1)).alias("new_players")
     )
     paid = (
-        revenue_purchases(events, currency)
+        revenue_purchases(inputs.purchases, currency)
         .groupBy("event_date")
         .agg(
             F.countDistinct(F.when(F.col("amount") > 0, F.col("player_id"))).alias("paying"),
             F.sum("amount").alias("revenue"),
         )
     )
-    lengths = (
-        session_lengths(events)
-        .groupBy("event_date")
-        .agg(F.avg("length_s").alias("avg_session_length_s"))
+    lengths = inputs.session_lengths.groupBy("event_date").agg(
+        F.avg("length_s").alias("avg_session_length_s")
     )
     rows = (
         per_day.join(new, "event_date", "left")
@@ -117,35 +84,29 @@ def daily_kpis(events: DataFrame, currency: str = CURRENCY) -> DataFrame:
     )
 
 
-def _complete_cohorts(events: DataFrame, as_of: date) -> DataFrame:
+def _complete_cohorts(players: DataFrame, as_of: date) -> DataFrame:
     """Install cohorts whose install day has fully passed before `as_of`, with their size."""
     return (
-        installs(events)
-        .where(F.col("cohort_date") < F.lit(as_of))
+        players.where(F.col("cohort_date") < F.lit(as_of))
         .groupBy("cohort_date")
         .agg(F.count(F.lit(1)).cast("long").alias("cohort_size"))
     )
 
 
-def retention(events: DataFrame, as_of: date) -> DataFrame:
+def retention(events: DataFrame | MartInputs, as_of: date) -> DataFrame:
     """Per install cohort: its size and the share active exactly N days later (classic).
 
     `as_of` is the first day not yet over (today, UTC): a day-N cell is null until the
     cohort's day N is before it. Only cohorts whose install day is over are listed.
     """
-    cohorts = _complete_cohorts(events, as_of)
-    offsets = (
-        active_days(events)
-        .join(installs(events), "player_id")
-        .select(
-            "cohort_date",
-            "player_id",
-            F.datediff("event_date", "cohort_date").alias("day"),
-        )
-    )
-    returned = offsets.groupBy("cohort_date").agg(
+    inputs = inputs_of(events)
+    cohorts = _complete_cohorts(inputs.players, as_of)
+    day = F.datediff("event_date", "cohort_date")
+    # A player is active at most once on a day, so the cohort's players active on its day N
+    # are the day's count; no cohort-day row means nobody.
+    returned = inputs.cohort_days.groupBy("cohort_date").agg(
         *[
-            F.countDistinct(F.when(F.col("day") == n, F.col("player_id"))).alias(f"returned_{n}")
+            F.sum(F.when(day == n, F.col("players")).otherwise(0)).alias(f"returned_{n}")
             for n in RETENTION_DAYS
         ]
     )
@@ -163,10 +124,11 @@ def retention(events: DataFrame, as_of: date) -> DataFrame:
     )
 
 
-def cohort_ltv(events: DataFrame, as_of: date, currency: str = CURRENCY) -> DataFrame:
+def cohort_ltv(events: DataFrame | MartInputs, as_of: date, currency: str = CURRENCY) -> DataFrame:
     """Per install cohort and day since install (every day over before `as_of`): revenue of
     the cohort's players up to and including that day, and that per installed player."""
-    cohorts = _complete_cohorts(events, as_of)
+    inputs = inputs_of(events)
+    cohorts = _complete_cohorts(inputs.players, as_of)
     last_day = F.date_sub(F.lit(as_of), 1)
     grid = cohorts.select(
         "cohort_date",
@@ -176,8 +138,8 @@ def cohort_ltv(events: DataFrame, as_of: date, currency: str = CURRENCY) -> Data
         ),
     )
     spent = (
-        revenue_purchases(events, currency)
-        .join(installs(events), "player_id")
+        revenue_purchases(inputs.purchases, currency)
+        .join(inputs.players.select("player_id", "cohort_date"), "player_id")
         .groupBy("cohort_date", F.datediff("event_date", "cohort_date").alias("days_since_install"))
         .agg(F.sum("amount").alias("revenue"))
     )
@@ -197,7 +159,7 @@ def _tier_ceilings(payers: F.Column) -> list[tuple[str, F.Column]]:
     return [(name, F.floor((payers * percent + 99) / 100)) for name, percent in SPENDER_TIERS]
 
 
-def spender_segments(events: DataFrame, currency: str = CURRENCY) -> DataFrame:
+def spender_segments(events: DataFrame | MartInputs, currency: str = CURRENCY) -> DataFrame:
     """Per player seen: lifetime spend, spend rank among payers, segment and its revenue share.
 
     Payers are ranked by lifetime spend (1 = the most; equal spend, equal rank). The top 1 %
@@ -205,20 +167,20 @@ def spender_segments(events: DataFrame, currency: str = CURRENCY) -> DataFrame:
     players who never spent are non-payers. `segment_revenue_share` is the share of all
     revenue that the player's segment brought.
     """
+    inputs = inputs_of(events)
     spend = (
-        revenue_purchases(events, currency)
+        revenue_purchases(inputs.purchases, currency)
         .groupBy("player_id")
         .agg(F.sum("amount").alias("lifetime_spend"))
     )
-    players = (
-        events.select("player_id")
-        .distinct()
+    seen = (
+        inputs.players.select("player_id")
         .join(spend, "player_id", "left")
         .withColumn("lifetime_spend", F.coalesce("lifetime_spend", F.lit(0.0)))
     )
     everyone = Window.partitionBy()
     payer = F.col("lifetime_spend") > 0
-    ranked = players.withColumn(
+    ranked = seen.withColumn(
         "spend_rank",
         F.when(payer, F.rank().over(Window.orderBy(F.desc("lifetime_spend")))),
     ).withColumn("payers", F.count(F.when(payer, True)).over(everyone))

@@ -1,8 +1,9 @@
 """Every mart in one Spark session: `spark-submit jobs/run_marts.py --help`.
 
-The landed events are read once and kept (on local disk) for all the marts; each mart is
-written and registered as its own entry point does. One JVM and session start instead of one
-per mart is most of the time saved; writing several marts at once saves most of the rest.
+What the marts read is derived from the landed events once and kept for all the marts
+(`jobs.inputs`); each mart is written and registered as its own entry point does. One JVM and
+session start instead of one per mart, and one derivation of their inputs instead of one per
+mart, is most of the time saved; writing several marts at once saves most of the rest.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from jobs.entry import register_lake_tables, transform, write
+from jobs.inputs import MartInputs, mart_inputs, player_days
 from lake.io import last_commit, read_events, register_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
@@ -53,24 +55,19 @@ def main(argv: list[str] | None = None) -> int:
 def compute_marts(
     spark: SparkSession, settings: LakeSettings, names: list[str], events_path: str, tables: bool
 ) -> None:
-    """Compute the marts `names` in `spark` from one read of the events; print each.
+    """Compute the marts `names` in `spark` from the inputs derived once; print each.
 
     The marts are written by `MART_THREADS` threads at once: a small mart's time is mostly
     the driver's (planning, the Delta commit), which overlaps another mart's tasks. The SQL
     tables are registered afterwards, one at a time (the catalog is one embedded database).
     """
-    # Only the columns the marts read (the lineage and the request context are most of a
-    # row), kept on local disk: at 10M events a memory cache beside four marts' plans runs a
-    # 2 GB driver out of memory, and a cache of whole rows costs more than the marts' own
-    # column-pruned scans.
     events = read_events(spark, events_path).select(*MART_INPUT_COLUMNS)
-    events = events.persist(StorageLevel.DISK_ONLY)
-    events.count()  # fill the cache once, before the marts read it side by side
+    inputs = kept(events)
 
     def compute(name: str) -> None:
         started = time.perf_counter()
         out = settings.mart_path(name)
-        write(MARTS[name], transform(MARTS[name], events), out, None, None)
+        write(MARTS[name], transform(MARTS[name], inputs), out, None, None)
         # The commit's own metrics: a full overwrite wrote every row of the mart.
         version, count = last_commit(spark, out)
         elapsed = time.perf_counter() - started
@@ -83,7 +80,28 @@ def compute_marts(
         for name in names:
             register_table(spark, name, settings.mart_path(name))
         register_lake_tables(spark, names, events_path, settings.quarantine_path)
-    events.unpersist()
+    for frame in inputs.frames().values():
+        frame.unpersist()
+
+
+def kept(events: DataFrame) -> MartInputs:
+    """The marts' inputs derived from `events`, cached and each computed once now.
+
+    Each is a fraction of the events' size, so memory holds them, and no mart scans the
+    events again (a cache of the events themselves had to go to disk at 10M events). The
+    per-player-day frame that three of them come from is the largest and costliest; it is
+    kept only until they are computed.
+    """
+    played = player_days(events).persist(StorageLevel.MEMORY_AND_DISK)
+    inputs = mart_inputs(events, played)
+    frames = {
+        name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in inputs.frames().items()
+    }
+    # Side by side: one frame's scan overlaps another's planning and shuffle.
+    with ThreadPoolExecutor(len(frames)) as pool:
+        list(pool.map(DataFrame.count, frames.values()))
+    played.unpersist()
+    return MartInputs(**frames)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ class MartSpec:
 
 
 # The landed columns the mart transforms read (their unit tests build frames of exactly
-# these); jobs/run_marts.py keeps only these of the events it reads once for all marts.
+# these); jobs/run_marts.py derives the marts' inputs from only these of the events.
 MART_INPUT_COLUMNS = (
     "event_id",
     "event_type",
