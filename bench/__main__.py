@@ -125,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         "--mart-events",
         help="comma-separated sizes of the marts stage (default: the mode's, 1M and 10M)",
     )
+    parser.add_argument(
+        "--landing-large-events",
+        type=int,
+        help="events of the landing stage's one large run, 0 for none (default: the mode's, 10M)",
+    )
     args = parser.parse_args(argv)
     asked = {s for s in args.stages.split(",") if s}
     unknown = asked - set(STAGES)
@@ -138,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         mode = replace(mode, spark_repeats=args.spark_repeats)
     if args.mart_events:
         mode = replace(mode, mart_events=tuple(int(n) for n in args.mart_events.split(",")))
+    if args.landing_large_events is not None:
+        mode = replace(mode, landing_large_events=args.landing_large_events)
     started = time.monotonic()
     now = datetime.now(UTC)
     run_id = now.strftime("%Y%m%d-%H%M%S")

@@ -74,6 +74,15 @@ def last_commit(spark: SparkSession, path: str) -> tuple[int, int | None]:
     return int(commit["version"]), int(rows) if rows is not None else None
 
 
+def appended_rows(spark: SparkSession, path: str, after: int) -> int:
+    """Rows the appends (WRITE commits) after version `after` added to the table, from its log."""
+    commits = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where(
+        (F.col("version") > after) & (F.col("operation") == "WRITE")
+    )
+    metrics = [commit["operationMetrics"] or {} for commit in commits.collect()]
+    return sum(int(m.get("numOutputRows", 0)) for m in metrics)
+
+
 def register_table(spark: SparkSession, name: str, path: str) -> None:
     """Point the catalog's table `name` at the Delta table at `path`.
 

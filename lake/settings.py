@@ -13,7 +13,12 @@ __all__ = ["REPO_ROOT", "LakeSettings", "env_overrides"]
 class LakeSettings(RuntimeSettings):
     """Where events come from and where the lake lives (`RuntimeSettings`), and how to land."""
 
-    max_offsets_per_trigger: int = 200_000
+    # Large enough that a catch-up pays the per-batch costs (table snapshot, dedupe check,
+    # commit) seldom; a batch is kept on executors (memory, then disk) while it is written.
+    max_offsets_per_trigger: int = 1_000_000
+    # Spark tasks a micro-batch's Kafka offsets are split into, at least: with 3 Kafka
+    # partitions on 2 cores, 3 tasks leave a core idle for a third of the parse.
+    kafka_min_partitions: int = 6
     trigger_interval: str = "10 seconds"
     dedupe_horizon_days: int = 30
     fail_on_data_loss: bool = True

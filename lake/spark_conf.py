@@ -50,7 +50,7 @@ def spark_defaults(settings: LakeSettings) -> str:
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         # Rebuilding a table's snapshot from its log is a Spark job of this many tasks, run by
-        # every MERGE and read; Delta's default of 50 is sized for clusters, not two cores.
+        # every write and read; Delta's default of 50 is sized for clusters, not two cores.
         "spark.databricks.delta.snapshotPartitions": "4",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.stack_dir / 'data'}",
         # Writers choose a file's replication: the single stack has one DataNode (the cluster

@@ -2,9 +2,9 @@
 
 OPTIMIZE rewrites the small files the landing micro-batches leave into a few large ones, in
 one commit that changes no row (readers of any version see the same rows). It is safe while
-the landing stream runs: should a landing MERGE read files that OPTIMIZE just replaced, its
-commit conflicts and the landing retries it. VACUUM then deletes the files no version within
-the retention needs (Delta's default, 7 days: older versions stop being readable).
+the landing stream runs: the landing job only appends, which never conflicts with it. VACUUM
+then deletes the files no version within the retention needs (Delta's default, 7 days: older
+versions stop being readable).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 
 One streaming query reads the topic once; each micro-batch is parsed once and written by
 `streaming.sink.BatchWriter`: valid events into the Delta table `events` (partitioned by
-event_date, deduplicated by event_id with an insert-only MERGE), invalid records into
+event_date, deduplicated by event_id against the batch and the table), invalid records into
 `quarantine` (raw value, reason, Kafka lineage). Both writes are idempotent, so a batch that
 runs again after a crash never doubles or loses a row. Each batch prints a `BatchRecord`.
 """
@@ -91,6 +91,7 @@ def read_topic(spark: SparkSession, settings: LakeSettings, args) -> DataFrame:
         .option("subscribe", args.topic)
         .option("startingOffsets", args.starting_offsets)
         .option("maxOffsetsPerTrigger", args.max_offsets_per_trigger)
+        .option("minPartitions", settings.kafka_min_partitions)
         .option("failOnDataLoss", args.fail_on_data_loss)
     )
     if args.starting_timestamp is not None:
@@ -167,9 +168,6 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
     ended without an error. The session must allow Python tasks (the record checks)."""
     # A new schema_version's new property becomes a new (nullable) column of `events`.
     spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
-    # The MERGE's source is the batch kept in memory, the same rows however often it is read
-    # (fixed offsets, deterministic checks): Delta need not copy it first.
-    spark.conf.set("spark.databricks.delta.merge.materializeSource", "none")
     writer = BatchWriter(
         args.events_path,
         args.quarantine_path,
@@ -186,7 +184,6 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
         printer.print_new(query)
         query.stop()
         spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")
-        spark.conf.unset("spark.databricks.delta.merge.materializeSource")
     if query.exception() is not None:
         log.error("the landing query failed: %s", query.exception())
         return 1

@@ -4,9 +4,9 @@ A micro-batch can run again after a crash (Spark re-runs a batch whose offsets w
 but not committed). Both writes are safe to repeat:
 - `quarantine` is appended with Delta's `txnAppId`/`txnVersion`: a batch already written is
   skipped by Delta itself;
-- `events` is an insert-only MERGE on `event_id`: a row whose event_id is in the table is
-  never inserted again, whether it comes from this batch's re-run or a client's retry days
-  later (within `dedupe_horizon_days` of event dates).
+- `events` gets only the rows whose event_id it lacks (within `dedupe_horizon_days` of the
+  batch's event dates), appended with the same `txnAppId`/`txnVersion`: an event is never
+  inserted again, whether it comes from this batch's re-run or a client's retry days later.
 No row leaves a batch except into one of the two tables or as a counted duplicate.
 """
 
@@ -24,18 +24,20 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from lake.io import appended_rows, read_events, table_version
 from streaming.landed import no_kafka_records
 from streaming.transforms import (
     batch_summary,
     dedupe_window,
-    drop_duplicate_events,
+    first_copies,
     parse_records,
     quarantined_records,
+    suspect_event_ids,
     valid_events,
 )
 
-# An OPTIMIZE or an erasure that rewrote files the MERGE read makes the MERGE's commit
-# conflict; the MERGE is then run again (it is idempotent).
+# An append conflicts only with a change of the table's schema or protocol; it is then run
+# again (it is idempotent).
 _retry_on_conflict = retry(
     retry=retry_if_exception_type(
         (
@@ -93,7 +95,7 @@ class BatchWriter:
             landed = 0
             if summary.records > summary.quarantined:
                 window = dedupe_window(summary.first_day, summary.last_day, self.horizon_days)
-                landed = self._merge(drop_duplicate_events(valid_events(parsed)), *window)
+                landed = self.append_new(valid_events(parsed), *window, batch_id)
         finally:
             parsed.unpersist()
         self.counts[batch_id] = {
@@ -114,16 +116,24 @@ class BatchWriter:
         )
 
     @_retry_on_conflict
-    def _merge(self, events: DataFrame, first, last) -> int:
-        """Insert the events whose event_id the table's days first..last lack; how many."""
-        table = DeltaTable.forPath(events.sparkSession, self.events_path)
-        metrics = (
-            table.alias("t")
-            .merge(
-                events.alias("s"),
-                f"t.event_date BETWEEN DATE'{first}' AND DATE'{last}' AND t.event_id = s.event_id",
+    def append_new(self, events: DataFrame, first, last, batch_id: int) -> int:
+        """Append the events whose event_id the table's days first..last lack, each once,
+        and only once however often the batch runs; how many were appended."""
+        spark = events.sparkSession
+        landed_ids = read_events(spark, self.events_path, first, last).select("event_id")
+        suspects = suspect_event_ids(events, landed_ids).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            # Mostly none: the batch's rows are then written as they are kept.
+            new = first_copies(events, suspects) if suspects.count() else events
+            before = table_version(spark, self.events_path)
+            (
+                new.write.format("delta")
+                .mode("append")
+                .option("txnAppId", self.app_id)
+                .option("txnVersion", batch_id)
+                .save(self.events_path)
             )
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
-        return int(metrics.first()["num_inserted_rows"])
+        finally:
+            suspects.unpersist()
+        # A batch written before a crash is skipped by Delta: no new commit, nothing appended.
+        return appended_rows(spark, self.events_path, after=before)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, Row
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
@@ -18,6 +18,21 @@ CLIENT_TS_MAX_AGE = "INTERVAL 30 DAYS"
 CLIENT_TS_MAX_LEAD = "INTERVAL 1 DAY"
 
 KAFKA_LINEAGE = ["kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp"]
+# The columns of the `events` table, in order.
+EVENT_COLUMNS = [
+    "event_id",
+    "event_type",
+    "schema_version",
+    "player_id",
+    "session_id",
+    "client_ts",
+    "received_at",
+    "event_ts",
+    "properties",
+    "context",
+    *KAFKA_LINEAGE,
+    "event_date",
+]
 
 
 def _when_chain(rules: list[tuple[Column, str | Column]]) -> Column:
@@ -35,10 +50,13 @@ def _record_problems(values: pd.Series) -> pd.Series:
 
 
 def parse_records(records: DataFrame) -> DataFrame:
-    """Kafka records -> one row each: the parsed event, its lineage, and a reason if invalid.
+    """Kafka records -> one flat row each: the raw value, a reason if invalid, the event's
+    lake columns (dated by event time) and its Kafka lineage.
 
     The reason is the edge's (`events.records`); the checks after it hold what the lake's
     columns need whatever the record (a timestamp Spark can read, the keys it dedupes on).
+    The rows are flat so that a batch kept in memory is read column by column: the checks
+    read `event_id` and `event_date` alone, not the whole parsed event.
     """
     value = F.col("value").cast("string")
     parsed = records.select(
@@ -58,7 +76,25 @@ def parse_records(records: DataFrame) -> DataFrame:
             (F.col("received_ts").isNull(), "received_at missing or not a timestamp"),
         ]
     )
-    return parsed.withColumn("reason", reason).drop("problem")
+    client_ts = F.col("event.client_ts").try_cast("timestamp")
+    event_ts = event_time(client_ts, F.col("received_ts"))
+    return parsed.withColumn("reason", reason).select(
+        # Kept for the quarantine only: a valid record's value is its columns.
+        F.when(F.col("reason").isNotNull(), F.col("raw_value")).alias("raw_value"),
+        "reason",
+        "event.event_id",
+        "event.event_type",
+        "event.schema_version",
+        "event.player_id",
+        "event.session_id",
+        client_ts.alias("client_ts"),
+        F.col("received_ts").alias("received_at"),
+        event_ts.alias("event_ts"),
+        "event.properties",
+        "event.context",
+        *KAFKA_LINEAGE,
+        F.to_date(event_ts).alias("event_date"),
+    )
 
 
 def event_time(client_ts: Column, received_ts: Column) -> Column:
@@ -69,38 +105,20 @@ def event_time(client_ts: Column, received_ts: Column) -> Column:
     return F.when(client_ts.isNotNull() & plausible, client_ts).otherwise(received_ts)
 
 
-def _client_ts() -> Column:
-    return F.col("event.client_ts").try_cast("timestamp")
-
-
 def valid_events(parsed: DataFrame) -> DataFrame:
     """The lake rows of the valid records, dated by event time, with Kafka lineage."""
-    rows = parsed.where(F.col("reason").isNull()).select(
-        "event.event_id",
-        "event.event_type",
-        "event.schema_version",
-        "event.player_id",
-        "event.session_id",
-        _client_ts().alias("client_ts"),
-        F.col("received_ts").alias("received_at"),
-        event_time(_client_ts(), F.col("received_ts")).alias("event_ts"),
-        "event.properties",
-        "event.context",
-        *KAFKA_LINEAGE,
-    )
-    return rows.withColumn("event_date", F.to_date("event_ts"))
+    return parsed.where(F.col("reason").isNull()).select(*EVENT_COLUMNS)
 
 
 def batch_summary(parsed: DataFrame) -> Row:
     """In one pass over a parsed batch: `records`, `quarantined`, and the first and last
     `event_date` of its valid events (null when none is valid)."""
     valid = F.col("reason").isNull()
-    day = F.to_date(event_time(_client_ts(), F.col("received_ts")))
     return parsed.agg(
         F.count(F.lit(1)).alias("records"),
         F.count("reason").alias("quarantined"),
-        F.min(F.when(valid, day)).alias("first_day"),
-        F.max(F.when(valid, day)).alias("last_day"),
+        F.min(F.when(valid, F.col("event_date"))).alias("first_day"),
+        F.max(F.when(valid, F.col("event_date"))).alias("last_day"),
     ).first()
 
 
@@ -115,9 +133,34 @@ def quarantined_records(parsed: DataFrame) -> DataFrame:
     )
 
 
-def drop_duplicate_events(events: DataFrame) -> DataFrame:
-    """One row per event_id within a batch; the table's MERGE drops those landed before."""
-    return events.dropDuplicates(["event_id"])
+def suspect_event_ids(events: DataFrame, landed_ids: DataFrame) -> DataFrame:
+    """The batch's event_ids that it holds more than once or that are among `landed_ids`
+    (the table's, for the batch's days), with `landed` true for the latter.
+
+    Only ids are grouped, in one shuffle, and few come out: the rows themselves never move.
+    """
+    return (
+        events.select("event_id", F.lit(False).alias("landed"))
+        .unionByName(landed_ids.select("event_id", F.lit(True).alias("landed")))
+        .groupBy("event_id")
+        .agg(F.count(F.lit(1)).alias("copies"), F.max("landed").alias("landed"))
+        .where(F.col("copies") > 1)
+        .select("event_id", "landed")
+    )
+
+
+def first_copies(events: DataFrame, suspects: DataFrame) -> DataFrame:
+    """The events to land: none landed before, and of an id the batch holds more than once
+    only its first copy by Kafka position. `suspects` is `suspect_event_ids` (small)."""
+    flagged = events.join(F.broadcast(suspects), "event_id", "left")
+    clean = flagged.where(F.col("landed").isNull())
+    first = Window.partitionBy("event_id").orderBy("kafka_partition", "kafka_offset")
+    repeated = (
+        flagged.where(~F.col("landed"))
+        .withColumn("copy", F.row_number().over(first))
+        .where(F.col("copy") == 1)
+    )
+    return clean.select(*events.columns).unionByName(repeated.select(*events.columns))
 
 
 def dedupe_window(first_day: date, last_day: date, horizon_days: int) -> tuple[date, date]:

@@ -164,7 +164,7 @@ def test_marts_and_events_are_sql_tables_found_by_name(spark, analytics):
     assert computed == set(MARTS)
     assert not set(marts_of("jobs.kpis")) & set(tables.split())
     history = analytics_sql(analytics, "DESCRIBE HISTORY events")
-    assert "MERGE" in history.split()
+    assert "WRITE" in history.split()
     players = mart_frame(spark, analytics["env"], "player_purchases")
     count = analytics_sql(analytics, "SELECT count(*) FROM player_purchases").split()[-1]
     assert int(count) == len(players)

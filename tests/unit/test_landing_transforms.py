@@ -1,14 +1,13 @@
 import json
 from datetime import date, datetime
 
-from pyspark.sql import functions as F
-
 from streaming.transforms import (
     batch_summary,
     dedupe_window,
-    drop_duplicate_events,
+    first_copies,
     parse_records,
     quarantined_records,
+    suspect_event_ids,
     valid_events,
 )
 from tests.helpers.events import PURCHASE, envelope, kafka_records
@@ -92,13 +91,34 @@ def test_valid_rows_keep_kafka_lineage_and_properties(spark):
     assert row.context.api_version == "v1"
 
 
-def test_the_same_event_id_three_times_is_kept_once(spark):
-    values = [envelope("dup"), envelope("dup"), envelope("other"), envelope("dup")]
+def landable(spark, values, landed=()):
     events = valid_events(parse_records(kafka_records(spark, values)))
-    deduped = drop_duplicate_events(events)
-    counts = {r.event_id: r["count"] for r in deduped.groupBy("event_id").count().collect()}
-    assert counts == {"dup": 1, "other": 1}
-    assert deduped.where(F.col("event_id") == "dup").count() == 1
+    landed_ids = spark.createDataFrame([(i,) for i in landed], "event_id string")
+    return events, first_copies(events, suspect_event_ids(events, landed_ids))
+
+
+def test_the_same_event_id_three_times_is_kept_once_as_its_first_copy(spark):
+    values = [envelope("other"), envelope("dup"), envelope("dup"), envelope("dup")]
+    events, kept = landable(spark, values)
+    assert sorted((r.event_id, r.kafka_offset) for r in kept.collect()) == [
+        ("dup", 1),
+        ("other", 0),
+    ]
+    assert kept.columns == events.columns
+
+
+def test_an_event_landed_before_is_not_landed_again_even_if_repeated(spark):
+    values = [envelope("old"), envelope("new"), envelope("old")]
+    _, kept = landable(spark, values, landed=["old", "elsewhere"])
+    assert [r.event_id for r in kept.collect()] == ["new"]
+
+
+def test_only_repeated_or_landed_ids_are_suspects(spark):
+    values = [envelope("a"), envelope("b"), envelope("b"), envelope("c")]
+    events = valid_events(parse_records(kafka_records(spark, values)))
+    landed_ids = spark.createDataFrame([("c",), ("z",)], "event_id string")
+    suspects = {r.event_id: r.landed for r in suspect_event_ids(events, landed_ids).collect()}
+    assert suspects == {"b": False, "c": True}
 
 
 def test_the_dedupe_window_reaches_back_the_horizon_and_one_day_ahead():
