@@ -16,15 +16,26 @@ from events.envelope import SERVER_FIELDS, validate
 MALFORMED = "malformed JSON"
 
 
+# Per event type and schema version: its integer properties (read 2.0 as null by Spark).
+_INTEGER_PROPERTIES = {
+    (event_type, version): tuple(
+        name for name, field in spec["properties"].items() if field["type"] == "integer"
+    )
+    for event_type, versions in CATALOG.items()
+    for version, spec in versions.items()
+}
+
+
 def _float_in_integer_field(event: dict) -> str | None:
     """The first integer field written as 2.0: the edge stores 2, Spark reads 2.0 as null."""
     if type(event.get("schema_version")) is float:
         return "schema_version"
-    spec = CATALOG[event["event_type"]][event["schema_version"]]
-    properties = event.get("properties") or {}
-    for name, field in spec["properties"].items():
-        if field["type"] == "integer" and type(properties.get(name)) is float:
-            return f"properties.{name}"
+    integers = _INTEGER_PROPERTIES[event["event_type"], event["schema_version"]]
+    if integers:
+        properties = event.get("properties") or {}
+        for name in integers:
+            if type(properties.get(name)) is float:
+                return f"properties.{name}"
     return None
 
 

@@ -13,6 +13,9 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+# Commits read at first by `appended_rows`: one batch's append, plus any concurrent commits.
+HISTORY_PAGE = 8
+
 
 def read_table(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
     """A Delta table as of its latest commit, or of `version`."""
@@ -75,12 +78,22 @@ def last_commit(spark: SparkSession, path: str) -> tuple[int, int | None]:
 
 
 def appended_rows(spark: SparkSession, path: str, after: int) -> int:
-    """Rows the appends (WRITE commits) after version `after` added to the table, from its log."""
-    commits = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where(
-        (F.col("version") > after) & (F.col("operation") == "WRITE")
+    """Rows the appends (WRITE commits) after version `after` added to the table, from its log.
+
+    Only the newest commits are read, back to `after`: the table's whole history grows with
+    every commit and is not read on a stream's every batch.
+    """
+    limit = HISTORY_PAGE
+    while True:
+        commits = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT {limit}").collect()
+        if len(commits) < limit or commits[-1]["version"] <= after + 1:
+            break
+        limit *= 4
+    return sum(
+        int((commit["operationMetrics"] or {}).get("numOutputRows", 0))
+        for commit in commits
+        if commit["version"] > after and commit["operation"] == "WRITE"
     )
-    metrics = [commit["operationMetrics"] or {} for commit in commits.collect()]
-    return sum(int(m.get("numOutputRows", 0)) for m in metrics)
 
 
 def register_table(spark: SparkSession, name: str, path: str) -> None:

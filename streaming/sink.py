@@ -36,8 +36,9 @@ from streaming.transforms import (
     valid_events,
 )
 
-# An append conflicts only with a change of the table's schema or protocol; it is then run
-# again (it is idempotent).
+# The append is checked against the ids the table held when it started: a concurrent delete
+# (erasure) or change of the table's schema makes Delta refuse it, and it is then run again
+# (it is idempotent).
 _retry_on_conflict = retry(
     retry=retry_if_exception_type(
         (
