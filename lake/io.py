@@ -13,7 +13,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-# Commits read at first by `appended_rows`: one batch's append, plus any concurrent commits.
+# Commits `tagged_commit_rows` looks through: a batch's append and any made since.
 HISTORY_PAGE = 8
 
 
@@ -77,23 +77,14 @@ def last_commit(spark: SparkSession, path: str) -> tuple[int, int | None]:
     return int(commit["version"]), int(rows) if rows is not None else None
 
 
-def appended_rows(spark: SparkSession, path: str, after: int) -> int:
-    """Rows the appends (WRITE commits) after version `after` added to the table, from its log.
-
-    Only the newest commits are read, back to `after`: the table's whole history grows with
-    every commit and is not read on a stream's every batch.
-    """
-    limit = HISTORY_PAGE
-    while True:
-        commits = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT {limit}").collect()
-        if len(commits) < limit or commits[-1]["version"] <= after + 1:
-            break
-        limit *= 4
-    return sum(
-        int((commit["operationMetrics"] or {}).get("numOutputRows", 0))
-        for commit in commits
-        if commit["version"] > after and commit["operation"] == "WRITE"
-    )
+def tagged_commit_rows(spark: SparkSession, path: str, tag: str) -> int:
+    """Rows written by the commit whose `userMetadata` is `tag`, if it is among the table's
+    newest commits, else 0. Only those are read: the whole history grows with every commit."""
+    commits = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT {HISTORY_PAGE}").collect()
+    for commit in commits:
+        if commit["userMetadata"] == tag:
+            return int((commit["operationMetrics"] or {}).get("numOutputRows", 0))
+    return 0
 
 
 def register_table(spark: SparkSession, name: str, path: str) -> None:
