@@ -64,18 +64,20 @@ def compute_marts(
     events = read_events(spark, events_path).select(*MART_INPUT_COLUMNS)
     inputs = kept(events)
 
-    def compute(name: str) -> None:
+    def compute(name: str) -> str:
         started = time.perf_counter()
         out = settings.mart_path(name)
         write(MARTS[name], transform(MARTS[name], inputs), out, None, None)
         # The commit's own metrics: a full overwrite wrote every row of the mart.
         version, count = last_commit(spark, out)
         elapsed = time.perf_counter() - started
-        print(f"{name}: {count} rows -> {out} (table version {version}, {elapsed:.1f} s)")
+        return f"{name}: {count} rows -> {out} (table version {version}, {elapsed:.1f} s)"
 
     with ThreadPoolExecutor(MART_THREADS) as pool:
-        # list(): re-raise the first mart's error here.
-        list(pool.map(compute, names))
+        # Printed from this thread, in the marts' order: the lines of marts written at once
+        # never run into each other. The first mart's error is raised here.
+        for line in pool.map(compute, names):
+            print(line, flush=True)
     if tables:
         for name in names:
             register_table(spark, name, settings.mart_path(name))
