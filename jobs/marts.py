@@ -31,28 +31,35 @@ def player_purchases(events: DataFrame | MartInputs) -> DataFrame:
     inputs = inputs_of(events)
     activity = inputs.players.select("player_id", "active_days")
     bought = inputs.purchases
-    per_player = bought.groupBy("player_id").agg(
+    # Per player and item first, then per player: the counts, the units per item and the
+    # first and last purchase in one two-level aggregation; the map's size is the number of
+    # distinct items.
+    per_item = bought.groupBy("player_id", "item").agg(
         F.count(F.lit(1)).alias("purchases"),
+        F.sum("quantity").alias("quantity"),
+        F.min("event_ts").alias("first"),
+        F.max("event_ts").alias("last"),
+    )
+    per_player = per_item.groupBy("player_id").agg(
+        F.sum("purchases").alias("purchases"),
         F.sum("quantity").alias("items_bought"),
-        F.countDistinct("item").alias("distinct_items"),
-        F.min("event_ts").alias("first_purchase_at"),
-        F.max("event_ts").alias("last_purchase_at"),
+        F.map_from_entries(F.sort_array(F.collect_list(F.struct("item", "quantity")))).alias(
+            "items"
+        ),
+        F.min("first").alias("first_purchase_at"),
+        F.max("last").alias("last_purchase_at"),
     )
-    per_item = _sums_per_player(bought, "item", "quantity", "items")
     per_currency = _sums_per_player(bought, "currency", "amount", "spent")
-    joined = (
-        activity.join(per_player, "player_id", "left")
-        .join(per_item, "player_id", "left")
-        .join(per_currency, "player_id", "left")
-    )
+    joined = activity.join(per_player, "player_id", "left").join(per_currency, "player_id", "left")
+    items = F.coalesce("items", F.create_map().cast("map<string,bigint>"))
     return joined.select(
         "player_id",
         F.coalesce("purchases", F.lit(0)).cast("long").alias("purchases"),
         F.coalesce("items_bought", F.lit(0)).cast("long").alias("items_bought"),
-        F.coalesce("items", F.create_map().cast("map<string,bigint>")).alias("items"),
+        items.alias("items"),
         F.coalesce("spent", F.create_map().cast("map<string,double>")).alias("spent"),
         F.coalesce(F.col("spent")[CURRENCY], F.lit(0.0)).alias(SPENT_COLUMN),
-        F.coalesce("distinct_items", F.lit(0)).cast("long").alias("distinct_items"),
+        F.size(items).cast("long").alias("distinct_items"),
         "first_purchase_at",
         "last_purchase_at",
         F.col("active_days").cast("long").alias("active_days"),
