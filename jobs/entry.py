@@ -10,7 +10,8 @@ from importlib import import_module
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lake.io import read_events, read_mart, register_table, table_version, write_mart
+from lake.files import last_commit
+from lake.io import read_events, read_mart, register_table, write_mart
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
@@ -85,13 +86,15 @@ def run_mart(name: str, argv: list[str] | None = None) -> int:
     spark = spark_session(f"questlog-{name}", settings, catalog=not args.no_tables)
     first, last = getattr(args, "first", None), getattr(args, "last", None)
     write(mart, compute(spark, mart, args.events, first, last), args.out, first, last)
-    written = read_mart(spark, args.out)
-    version = table_version(spark, args.out)
-    print(f"{name}: {written.count()} rows -> {args.out} (table version {version})")
+    # The commit's rows: the whole mart, or the days a ranged run replaced.
+    commit = last_commit(args.out)
+    days = f" ({first or '…'} to {last or '…'})" if first or last else ""
+    print(f"{name}: {commit.rows} rows{days} -> {args.out} (table version {commit.version})")
     if not args.no_tables:
         register_table(spark, name, args.out)
         register_lake_tables(spark, [name], args.events, settings.quarantine_path)
     if args.show:
+        written = read_mart(spark, args.out, commit.version)
         written.orderBy(*[F.expr(o) for o in mart.order_by]).show(args.show, truncate=False)
     spark.stop()
     return 0

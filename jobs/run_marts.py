@@ -18,7 +18,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.entry import register_lake_tables, transform, write
 from jobs.inputs import MartInputs, mart_inputs, player_days
-from lake.io import last_commit, read_events, register_table
+from lake.files import last_commit
+from lake.io import read_events, register_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.marts import MART_INPUT_COLUMNS, MARTS
@@ -68,10 +69,13 @@ def compute_marts(
         started = time.perf_counter()
         out = settings.mart_path(name)
         write(MARTS[name], transform(MARTS[name], inputs), out, None, None)
-        # The commit's own metrics: a full overwrite wrote every row of the mart.
-        version, count = last_commit(spark, out)
+        # Read from the log, not by a Spark job that would queue behind the other marts' jobs;
+        # a full overwrite wrote every row of the mart.
+        commit = last_commit(out)
         elapsed = time.perf_counter() - started
-        return f"{name}: {count} rows -> {out} (table version {version}, {elapsed:.1f} s)"
+        return (
+            f"{name}: {commit.rows} rows -> {out} (table version {commit.version}, {elapsed:.1f} s)"
+        )
 
     with ThreadPoolExecutor(MART_THREADS) as pool:
         # Printed from this thread, in the marts' order: the lines of marts written at once

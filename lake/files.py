@@ -18,6 +18,24 @@ from runtime.layout import LakeLayout
 
 
 @dataclass(frozen=True)
+class Commit:
+    """A table's commit as its log records it."""
+
+    version: int
+    # Rows the commit wrote (Delta's `numOutputRows`), when its operation reports them.
+    rows: int | None
+
+
+def last_commit(uri: str) -> Commit:
+    """The table's newest commit, from its log: no Spark job, so a session busy with other
+    jobs (`jobs/run_marts.py` writes several marts at once) does not queue it behind theirs.
+    A full overwrite's rows are every row of the table."""
+    info = DeltaTable(uri).history(1)[0]
+    rows = (info.get("operationMetrics") or {}).get("numOutputRows")
+    return Commit(int(info["version"]), int(rows) if rows is not None else None)
+
+
+@dataclass(frozen=True)
 class MartVersion:
     """One committed version of a mart's table."""
 

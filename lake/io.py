@@ -67,14 +67,7 @@ def write_mart(
 
 def table_version(spark: SparkSession, path: str) -> int:
     """The table's latest commit version."""
-    return last_commit(spark, path)[0]
-
-
-def last_commit(spark: SparkSession, path: str) -> tuple[int, int | None]:
-    """The table's latest commit version and the rows it wrote, from the log alone."""
-    commit = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()
-    rows = (commit["operationMetrics"] or {}).get("numOutputRows")
-    return int(commit["version"]), int(rows) if rows is not None else None
+    return int(spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()["version"])
 
 
 def tagged_commit_rows(spark: SparkSession, path: str, tag: str) -> int:

@@ -1,9 +1,10 @@
-"""What `lake.io` reads from a Delta table's log, on a local table."""
+"""What `lake.io` and `lake.files` read from a Delta table's log, on a local table."""
 
 from __future__ import annotations
 
 import pytest
 
+from lake.files import Commit, last_commit
 from lake.io import HISTORY_PAGE, tagged_commit_rows
 
 
@@ -30,3 +31,11 @@ def test_tagged_commit_rows_is_zero_for_a_tag_no_newest_commit_has(spark, table)
     assert tagged_commit_rows(spark, table, "no such commit") == 0
     # Older than the newest page of commits: not read.
     assert tagged_commit_rows(spark, table, "append 1") == 0
+
+
+def test_last_commit_reads_the_newest_commits_version_and_rows_from_the_log(spark, tmp_path):
+    path = str(tmp_path / "mart")
+    spark.range(5).write.format("delta").save(path)
+    assert last_commit(path) == Commit(version=0, rows=5)
+    spark.range(3).write.format("delta").mode("overwrite").save(path)
+    assert last_commit(path) == Commit(version=1, rows=3)
