@@ -68,14 +68,14 @@ stream-status: ## the landing service: running or waiting to restart, restarts, 
 stream-stop: ## stop the landing service
 	$(STACK) stream stop
 
-test: setup ## start the stack, run every test (unit and integration), stop the stack even on failure
+test: setup ## start the stack, run every test in a random order (modules, then tests in each), stop the stack even on failure
 	status=0; \
-	{ $(STACK) up && $(STACK) topic && $(PY) -m pytest $(PYTEST_ARGS); } || status=$$?; \
+	{ $(STACK) up && $(STACK) topic && $(PY) -m pytest --random-order $(PYTEST_ARGS); } || status=$$?; \
 	$(STACK) down; \
 	exit $$status
 
-test-unit: $(VENV)/.installed ## only the tests that need no service
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+test-unit: $(VENV)/.installed ## the tests that need no service, no jars and no tools (not `integration`, not `tools`)
+	$(PY) -m pytest tests/unit -m "not integration and not tools" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed ## ruff lint and format check
 	$(VENV)/bin/ruff check .

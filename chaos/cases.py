@@ -12,19 +12,15 @@ import time
 from chaos.harness import Case, CaseFailed
 from chaos.load import Load
 
-WARM_UP_S = 8
-OUTAGE_S = 8
-AFTER_S = 10
 
-
-def start_load(case: Case, clients: int = 8) -> Load:
-    """Load from `clients` simulated clients, warmed up until the first batches are in.
+def start_load(case: Case) -> Load:
+    """Load from the pace's simulated clients, warmed up until the first batches are in.
     Started again, it adds to the record of the case's earlier load (another seed)."""
     earlier = case.load.record if case.load else None
     seed = 7 + (len(earlier.sent) if earlier else 0)
-    case.load = Load(case.url, clients=clients, seed=seed, record=earlier).__enter__()
+    case.load = Load(case.url, clients=case.pace.clients, seed=seed, record=earlier).__enter__()
     case.wait_for(lambda: len(case.load.record.accepted) > 0, "first acknowledged events", 60)
-    time.sleep(WARM_UP_S)
+    time.sleep(case.pace.warm_up_s)
     return case.load
 
 
@@ -35,14 +31,18 @@ def ingest_recovery(case: Case, fault_at: float) -> float:
 
 
 def broker_kill(case: Case) -> None:
-    """kill -9 the leader of the busiest partition under load; restart it 8 s later."""
+    """kill -9 the leader of the busiest partition under load, while requests wait for their
+    acknowledgement; restart it after the pace's outage."""
     start_load(case)
     node = case.busiest_leader()
+    case.wait_for(lambda: case.load.record.in_flight > 0, "a request in flight", 30, poll_s=0.001)
+    case.requests_in_flight = case.load.record.in_flight
     fault_at = time.monotonic()
     case.signal(node, signal.SIGKILL)
-    time.sleep(OUTAGE_S)
+    case.note(f"{case.requests_in_flight} requests in flight at the kill")
+    time.sleep(case.pace.outage_s)
     case.note(f"{node} answers again {case.restart(node):.1f} s after its restart")
-    time.sleep(AFTER_S)
+    time.sleep(case.pace.after_s)
     case.load.stop()
     case.recovery_s = ingest_recovery(case, fault_at)
 
@@ -55,7 +55,7 @@ def broker_stop(case: Case) -> None:
     case.signal(node, signal.SIGSTOP)
     time.sleep(10)
     case.signal(node, signal.SIGCONT)
-    time.sleep(AFTER_S)
+    time.sleep(case.pace.after_s)
     case.load.stop()
     case.recovery_s = ingest_recovery(case, fault_at)
 
@@ -67,7 +67,7 @@ def gunicorn_worker_kill(case: Case) -> None:
     fault_at = time.monotonic()
     case.kill_pid(workers[0], signal.SIGKILL, "gunicorn worker")
     case.wait_for(lambda: len(case.gunicorn_workers()) == len(workers), "a new worker", 60)
-    time.sleep(AFTER_S)
+    time.sleep(case.pace.after_s)
     case.load.stop()
     case.recovery_s = ingest_recovery(case, fault_at)
 
@@ -75,7 +75,7 @@ def gunicorn_worker_kill(case: Case) -> None:
 def landing_driver_kill(case: Case) -> None:
     """kill -9 the landing driver's process group in the middle of a batch write; rerun it."""
     start_load(case)
-    time.sleep(10)
+    time.sleep(case.pace.load_s)
     case.load.stop()
     landing = case.start_landing()
     case.wait_for(lambda: case.batch_in_flight() or landing.poll() is not None, "a batch", 300)
@@ -84,6 +84,9 @@ def landing_driver_kill(case: Case) -> None:
     killed_at = time.monotonic()
     case.kill_group(landing.pid, "landing driver (batch planned, not committed)")
     landing.wait()
+    # Still open after the kill: the batch was under way when its driver died.
+    case.batch_in_flight_at_kill = case.batch_in_flight()
+    case.note(f"batch in flight at the kill: {case.batch_in_flight_at_kill}")
     case.note(f"rerun landed the rest in {case.land():.0f} s")
     case.landed = True
     case.recovery_s = time.monotonic() - killed_at
@@ -96,7 +99,7 @@ def datanode_kill(case: Case) -> None:
     case.wait_for(lambda: case.batch_in_flight() or landing.poll() is not None, "a batch", 300)
     fault_at = time.monotonic()
     case.signal("datanode-2", signal.SIGKILL)
-    time.sleep(OUTAGE_S)
+    time.sleep(case.pace.outage_s)
     case.note(f"datanode-2 answers again {case.restart('datanode-2'):.1f} s after its restart")
     code = landing.wait()
     case.note(f"the landing run under way exited {code}")
@@ -129,7 +132,7 @@ def namenode_restart(case: Case) -> None:
 def spark_worker_kill(case: Case) -> None:
     """kill -9 a Spark worker while a mart runs on it; the mart must finish on the other."""
     start_load(case)
-    time.sleep(10)
+    time.sleep(case.pace.load_s)
     case.load.stop()
     case.land()
     case.landed = True
@@ -157,8 +160,8 @@ def retention(case: Case) -> None:
     time.sleep(5)
     case.load.stop()
     removed = case.delete_unread_records(partition=0)
-    landing = case.spark_submit("streaming/land_events.py", "--until-caught-up")
-    output = landing.stdout + landing.stderr
+    landing = case.jobs.land()
+    output = landing.output
     named = f"{case.topic}-0" in output or "partition 0" in output
     case.note(f"landing exited {landing.returncode}; names partition 0: {named}")
     if landing.returncode == 0 or not named:

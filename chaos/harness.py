@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from chaos.jobs import SessionJobs, SubmittedJobs
 from chaos.load import Load
 from chaos.observe import children, cmdline, committed_offset, open_batches
 from runtime.layout import LakeLayout
@@ -46,6 +47,22 @@ class CaseResult:
     audit: str = "not run"
     passed: bool = False
     notes: list[str] = field(default_factory=list)
+    # What was under way at the fault: requests waiting for their answer, a landing batch
+    # planned and not committed (None: the case does not look).
+    requests_in_flight: int | None = None
+    batch_in_flight: bool | None = None
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long a case lets load run around its fault. `make chaos` keeps the defaults; the
+    test suite takes the least that still puts requests and a batch in flight at the fault."""
+
+    clients: int = 8
+    warm_up_s: float = 8
+    load_s: float = 10
+    outage_s: float = 8
+    after_s: float = 10
 
 
 @dataclass
@@ -58,6 +75,9 @@ class Case:
     lake_root: str
     url: str
     work_dir: Path
+    pace: Pace = field(default_factory=Pace)
+    # Landing, the audit and the reconciliation: spark-submit unless the runner says.
+    jobs: SubmittedJobs | SessionJobs | None = None
     load: Load | None = None
     notes: list[str] = field(default_factory=list)
     recovery_s: float | None = None
@@ -65,6 +85,8 @@ class Case:
     landing_args: list[str] = field(default_factory=list)
     expected_lost: int = 0
     expect_gaps: bool = False
+    requests_in_flight: int | None = None
+    batch_in_flight_at_kill: bool | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -81,19 +103,6 @@ class Case:
 
     # ------------------------------------------------------------ Spark jobs
 
-    def spark_submit(
-        self, script: str, *args: str, timeout: float = 900
-    ) -> subprocess.CompletedProcess:
-        """Run an entry point with spark-submit against the topology, capturing its output."""
-        return subprocess.run(
-            spark_submit_command(script, *args),
-            cwd=REPO_ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
     def start_landing(self) -> subprocess.Popen:
         """`land_events.py --until-caught-up` in its own process group (to be killed whole)."""
         log = (self.work_dir / f"{self.name}-landing.log").open("a")
@@ -106,14 +115,12 @@ class Case:
     def land(self) -> float:
         """Land everything in the topic; fail loudly if the job fails. Returns its seconds."""
         started = time.monotonic()
-        result = self.spark_submit(
-            "streaming/land_events.py", "--until-caught-up", *self.landing_args
-        )
+        result = self.jobs.land(*self.landing_args)
         log = self.work_dir / f"{self.name}-landing.log"
         with log.open("a") as out:
-            out.write(result.stdout + result.stderr)
+            out.write(result.output)
         if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+            tail = "\n".join(result.output.splitlines()[-25:])
             raise CaseFailed(f"landing failed ({result.returncode}), see {log}:\n{tail}")
         return time.monotonic() - started
 
@@ -235,13 +242,15 @@ class Case:
         self.note(f"partition {busiest.partition} ({ends[busiest]} records) is led by {node_id}")
         return "kafka" if self.settings.brokers == 1 else f"kafka-{node_id}"
 
-    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 120) -> float:
+    def wait_for(
+        self, condition: Callable[[], bool], what: str, timeout: float = 120, poll_s: float = 0.2
+    ) -> float:
         """Poll until `condition()` holds; returns the seconds it took."""
         started = time.monotonic()
         while not condition():
             if time.monotonic() - started > timeout:
                 raise CaseFailed(f"{what}: not within {timeout:.0f} s")
-            time.sleep(0.2)
+            time.sleep(poll_s)
         return time.monotonic() - started
 
 

@@ -31,6 +31,8 @@ class LoadRecord:
     answers: list[tuple[float, str]] = field(default_factory=list)
     given_up: int = 0
     crashes: list[str] = field(default_factory=list)
+    # Requests sent and not answered yet.
+    in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note(self, outcome: str) -> None:
@@ -105,11 +107,16 @@ class Load:
         deadline = time.monotonic() + self.patience_s
         wait = 0.2
         while time.monotonic() < deadline:
+            with self.record.lock:
+                self.record.in_flight += 1
             try:
                 response = session.post(self.url, json=group, timeout=15)
                 outcome = str(response.status_code)
             except requests.RequestException:
                 outcome = "error"
+            finally:
+                with self.record.lock:
+                    self.record.in_flight -= 1
             self.record.note(outcome)
             if outcome == "202":
                 with self.record.lock:

@@ -12,29 +12,41 @@ import json
 import sys
 from pathlib import Path
 
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lake.io import read_events
 from lake.session import spark_session
 from lake.settings import LakeSettings
 
+LINE_PREFIX = "RECONCILE "
 
-def main(argv: list[str]) -> int:
-    settings = LakeSettings.from_env()
-    accepted_file = Path(argv[0]).resolve()
-    spark = spark_session("questlog-chaos-reconcile", settings)
-    accepted = spark.read.text(f"file://{accepted_file}").select(F.col("value").alias("event_id"))
-    landed = read_events(spark, settings.events_path).select("event_id")
+
+def reconcile(spark: SparkSession, events_path: str, accepted_file: Path) -> dict:
+    """The acknowledged ids of `accepted_file` against the landed events: counts, and up to
+    five lost ids."""
+    accepted = spark.read.text(f"file://{accepted_file.resolve()}").select(
+        F.col("value").alias("event_id")
+    )
+    landed = read_events(spark, events_path).select("event_id")
     counts = landed.groupBy("event_id").count().cache()
+    missing = accepted.join(counts, "event_id", "left_anti").distinct()
     result = {
         "acknowledged": accepted.distinct().count(),
         "landed_rows": landed.count(),
-        "lost": accepted.join(counts, "event_id", "left_anti").distinct().count(),
+        "lost": missing.count(),
         "landed_twice": counts.where(F.col("count") > 1).count(),
+        "lost_examples": [row.event_id for row in missing.limit(5).collect()],
     }
-    missing = accepted.join(counts, "event_id", "left_anti").limit(5).collect()
-    result["lost_examples"] = [row.event_id for row in missing]
-    print("RECONCILE " + json.dumps(result), flush=True)
+    counts.unpersist()
+    return result
+
+
+def main(argv: list[str]) -> int:
+    settings = LakeSettings.from_env()
+    spark = spark_session("questlog-chaos-reconcile", settings)
+    result = reconcile(spark, settings.events_path, Path(argv[0]))
+    print(LINE_PREFIX + json.dumps(result), flush=True)
     spark.stop()
     return 0 if result["lost"] == 0 and result["landed_twice"] == 0 else 1
 

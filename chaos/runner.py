@@ -11,15 +11,26 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from chaos.harness import Case, CaseFailed, CaseResult
+from chaos.harness import Case, CaseFailed, CaseResult, Pace
+from chaos.jobs import SessionJobs, SubmittedJobs
 from stack.ingest_process import ingest_server
 from stack.settings import StackSettings
 from stack.topics import create_topic
 
+JobsFor = Callable[[dict[str, str]], SubmittedJobs | SessionJobs]
+
 
 @contextlib.contextmanager
-def open_case(name: str, settings: StackSettings, work_dir: Path, port: int) -> Iterator[Case]:
-    """A topic (a replica per broker) and a lake folder of the case's own, and an ingest service."""
+def open_case(
+    name: str,
+    settings: StackSettings,
+    work_dir: Path,
+    port: int,
+    pace: Pace,
+    jobs_for: JobsFor = SubmittedJobs,
+) -> Iterator[Case]:
+    """A topic (a replica per broker) and a lake folder of the case's own, an ingest service,
+    and the case's Spark jobs (`jobs_for` its environment)."""
     suffix = uuid.uuid4().hex[:6]
     topic = f"chaos-{name}-{suffix}"
     create_topic(settings, topic, settings.topic_partitions)
@@ -31,7 +42,9 @@ def open_case(name: str, settings: StackSettings, work_dir: Path, port: int) -> 
     }
     work_dir.mkdir(parents=True, exist_ok=True)
     with ingest_server(port, env=env, log_path=work_dir / f"{name}-ingest.log") as url:
-        yield Case(name, settings, topic, lake_root, url, work_dir)
+        case = Case(name, settings, topic, lake_root, url, work_dir, pace)
+        case.jobs = jobs_for(case.env)
+        yield case
 
 
 def load_figures(case: Case, result: CaseResult) -> None:
@@ -39,6 +52,8 @@ def load_figures(case: Case, result: CaseResult) -> None:
     record = case.load.record
     result.sent, result.acknowledged = len(record.sent), len(record.accepted)
     result.http_503, result.errors = record.count("503"), record.count("error")
+    result.requests_in_flight = case.requests_in_flight
+    result.batch_in_flight = case.batch_in_flight_at_kill
     result.longest_503_s = round(record.longest_window("503"), 1)
     if record.given_up:
         case.note(f"{record.given_up} events never acknowledged (clients gave up after 120 s)")
@@ -51,18 +66,16 @@ def finish(case: Case, result: CaseResult) -> CaseResult:
     record = case.load.record
     if not case.landed:
         case.land()
-    audit = case.spark_submit("streaming/audit.py")
+    audit = case.jobs.audit()
     result.audit = "complete" if audit.returncode == 0 else "GAPS"
     if audit.returncode != 0:
-        gaps = audit.stdout.partition("GAPS:")[2].split()
-        case.note(f"audit gaps: {' '.join(gaps)}" if gaps else f"audit: {audit.stderr[-1500:]}")
+        gaps = audit.output.partition("GAPS:")[2].split()
+        case.note(f"audit gaps: {' '.join(gaps)}" if gaps else f"audit: {audit.output[-1500:]}")
     accepted_file = case.work_dir / f"{case.name}-accepted.txt"
     accepted_file.write_text("".join(f"{event_id}\n" for event_id in sorted(record.accepted)))
-    reconciled = case.spark_submit("chaos/reconcile_job.py", str(accepted_file))
-    line = next((x for x in reconciled.stdout.splitlines() if x.startswith("RECONCILE ")), None)
-    if line is None:
-        raise CaseFailed(f"reconciliation failed:\n{reconciled.stderr[-3000:]}")
-    figures = json.loads(line.removeprefix("RECONCILE "))
+    figures = case.jobs.reconcile(accepted_file)
+    if figures is None:
+        raise CaseFailed("reconciliation failed: it printed no result")
     result.lost, result.landed_twice = figures["lost"], figures["landed_twice"]
     if figures["lost"]:
         case.note(f"lost, e.g. {figures['lost_examples']}")
@@ -76,14 +89,20 @@ def finish(case: Case, result: CaseResult) -> CaseResult:
 
 
 def run_case(
-    name: str, body: Callable[[Case], None], settings: StackSettings, work_dir: Path, port: int
+    name: str,
+    body: Callable[[Case], None],
+    settings: StackSettings,
+    work_dir: Path,
+    port: int,
+    pace: Pace | None = None,
+    jobs_for: JobsFor = SubmittedJobs,
 ) -> CaseResult:
     """Open the case, let `body` run load and fault, then finish; a crash becomes a failed row."""
     result = CaseResult(name, settings.topology)
     started = time.monotonic()
     print(f"case {name} ({settings.topology})", flush=True)
     try:
-        with open_case(name, settings, work_dir, port) as case:
+        with open_case(name, settings, work_dir, port, pace or Pace(), jobs_for) as case:
             try:
                 body(case)
                 case.load.stop()

@@ -10,7 +10,7 @@ from importlib import import_module
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lake.files import last_commit
+from lake.files import Commit, last_commit
 from lake.io import read_events, read_mart, register_table, write_mart
 from lake.session import spark_session
 from lake.settings import LakeSettings
@@ -29,6 +29,17 @@ def transform(mart: Mart, events: DataFrame) -> DataFrame:
     module, function = mart.transform.split(":")
     rows_of = getattr(import_module(module), function)
     return rows_of(events, utc_today()) if mart.as_of_today else rows_of(events)
+
+
+def in_mart_order(mart: Mart, rows: DataFrame) -> DataFrame:
+    """The rows sorted by the registry's `order_by`: columns, each optionally `DESC`.
+
+    (`F.expr("x DESC")` would read DESC as an alias of x and sort ascending.)"""
+    keys = []
+    for item in mart.order_by:
+        column, _, direction = item.partition(" ")
+        keys.append(F.col(column).desc() if direction.upper() == "DESC" else F.col(column).asc())
+    return rows.orderBy(*keys)
 
 
 def day_range(first: date | None, last: date | None) -> str:
@@ -53,6 +64,15 @@ def write(mart: Mart, rows: DataFrame, out: str, first, last) -> None:
     rows = rows.withColumn("computed_at", F.current_timestamp())
     partial = mart.daily and (first is not None or last is not None)
     write_mart(rows, out, replace_where=day_range(first, last) if partial else None)
+
+
+def refresh(
+    spark: SparkSession, mart: Mart, events_path: str, out: str, first=None, last=None
+) -> Commit:
+    """Compute the mart (whole, or for a daily mart with a range, only the range's days) and
+    replace it in its table in one commit; that commit's version and rows."""
+    write(mart, compute(spark, mart, events_path, first, last), out, first, last)
+    return last_commit(out)
 
 
 def register_lake_tables(
@@ -85,9 +105,8 @@ def run_mart(name: str, argv: list[str] | None = None) -> int:
 
     spark = spark_session(f"questlog-{name}", settings, catalog=not args.no_tables)
     first, last = getattr(args, "first", None), getattr(args, "last", None)
-    write(mart, compute(spark, mart, args.events, first, last), args.out, first, last)
     # The commit's rows: the whole mart, or the days a ranged run replaced.
-    commit = last_commit(args.out)
+    commit = refresh(spark, mart, args.events, args.out, first, last)
     days = f" ({first or '…'} to {last or '…'})" if first or last else ""
     print(f"{name}: {commit.rows} rows{days} -> {args.out} (table version {commit.version})")
     if not args.no_tables:
@@ -95,6 +114,6 @@ def run_mart(name: str, argv: list[str] | None = None) -> int:
         register_lake_tables(spark, [name], args.events, settings.quarantine_path)
     if args.show:
         written = read_mart(spark, args.out, commit.version)
-        written.orderBy(*[F.expr(o) for o in mart.order_by]).show(args.show, truncate=False)
+        in_mart_order(mart, written).show(args.show, truncate=False)
     spark.stop()
     return 0

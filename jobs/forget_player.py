@@ -21,7 +21,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.entry import compute, write
+from jobs.entry import refresh
 from lake.io import table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
@@ -79,26 +79,35 @@ def forget(spark: SparkSession, settings: LakeSettings, players: list[str]) -> d
         path = settings.mart_path(name)
         if not DeltaTable.isDeltaTable(spark, path):
             continue
-        write(mart, compute(spark, mart, settings.events_path, None, None), path, None, None)
-        recomputed[name] = table_version(spark, path)
+        recomputed[name] = refresh(spark, mart, settings.events_path, path).version
     return {"players": players, "rows_removed": removed, "marts_recomputed": recomputed}
 
 
-def main(argv: list[str] | None = None) -> int:
-    settings = LakeSettings.from_env()
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="spark-submit jobs/forget_player.py", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--player", action="append", required=True, help="a player_id")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    spark = spark_session("questlog-forget-player", settings)
+    return parser.parse_args(argv)
+
+
+def run(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) -> int:
+    """Erase the players of `args` in `spark`; print the report and what it cannot reach."""
     print(json.dumps(forget(spark, settings, args.player)))
     print(
         "not reached: older table versions until VACUUM runs past the retention "
         "(spark-submit streaming/compact.py --vacuum); Kafka until the topic's retention"
     )
-    spark.stop()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = LakeSettings.from_env()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    spark = spark_session("questlog-forget-player", settings)
+    code = run(spark, settings, args)
+    spark.stop()
+    return code
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ DEFAULT = REPO_ROOT / "notebooks" / "player_purchases.ipynb"
 
 
 def render(notebook: Path, out_dir: Path, timeout_s: int = 600) -> Path:
-    """Execute every cell (an error stops it) and write `<name>.html` into `out_dir`."""
+    """Execute every cell (an error stops it) and write `<name>.html` into `out_dir`, and the
+    executed notebook, outputs included, as `<name>.ipynb` beside it."""
     document = nbformat.read(notebook, as_version=4)
     NotebookClient(
         document, timeout=timeout_s, kernel_name="python3", resources={"metadata": {"path": REPO_ROOT}}
@@ -24,6 +25,7 @@ def render(notebook: Path, out_dir: Path, timeout_s: int = 600) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / notebook.with_suffix(".html").name
     target.write_text(html)
+    nbformat.write(document, out_dir / notebook.name)
     return target
 
 

@@ -3,7 +3,8 @@
 For every partition of the topic it takes the offsets the landing query has committed (from
 its checkpoint), reads those records back from Kafka, and accounts for each one: landed in
 the lake, quarantined, a duplicate of an event_id that landed, or erased on request
-(`jobs/forget_player.py`). Anything else is a gap, named by partition and offsets. Counts per
+(`jobs/forget_player.py`). Anything else is a gap, named by partition and offsets. An
+event_id with more than one row in the lake fails it too, however it got there. Counts per
 partition and per hour are printed.
 """
 
@@ -21,7 +22,13 @@ from lake.checkpoint import committed_offsets, initial_offsets
 from lake.io import read_events, read_quarantine, read_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
-from streaming.completeness import account_for_offsets, missing_ranges, per_hour, per_partition
+from streaming.completeness import (
+    account_for_offsets,
+    missing_ranges,
+    per_hour,
+    per_partition,
+    repeated_event_ids,
+)
 
 QUERIES = ("land_events",)
 
@@ -99,12 +106,18 @@ def audit(spark: SparkSession, lake: LakeSettings, topic: str, hours: int) -> bo
             f"partition {partition}: offsets {first}..{last} neither landed nor quarantined"
         )
     outcomes.unpersist()
+    repeated = repeated_event_ids(landed).cache()
+    twice = repeated.count()
+    if twice:
+        examples = ", ".join(f"{r.event_id} ({r.rows} rows)" for r in repeated.limit(5).collect())
+        problems.append(f"{twice} event_ids landed more than once, e.g. {examples}")
+    repeated.unpersist()
     if problems:
         print("GAPS:\n  " + "\n  ".join(problems))
         return False
     print(
         "complete: every committed offset is landed, quarantined, a dropped duplicate "
-        "or erased on request"
+        "or erased on request, and every landed event_id has one row"
     )
     return True
 

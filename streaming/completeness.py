@@ -84,6 +84,19 @@ def per_hour(outcomes: DataFrame) -> DataFrame:
     return outcomes.groupBy(hour).pivot("outcome", OUTCOMES).count().na.fill(0).orderBy("hour")
 
 
+def repeated_event_ids(landed: DataFrame) -> DataFrame:
+    """The event_ids that have more than one row in the lake, with how many (`rows`).
+
+    Counted from the table itself, not from the landing job's own records, so that no bug of
+    the dedupe can hide a twice-landed event."""
+    return (
+        landed.groupBy("event_id")
+        .agg(F.count(F.lit(1)).alias("rows"))
+        .where(F.col("rows") > 1)
+        .orderBy("event_id")
+    )
+
+
 def missing_ranges(outcomes: DataFrame) -> list[tuple[int, int, int]]:
     """(partition, first offset, last offset) of each run of missing offsets."""
     missing = (

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +10,15 @@ from ingest import create_app
 from ingest.settings import IngestSettings
 from lake.settings import LakeSettings
 from tests.helpers.fakes import FakePublisher
+
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items):
+    """Every test under tests/integration needs the real stack: mark it `integration`."""
+    for item in items:
+        if INTEGRATION in Path(item.path).parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture
@@ -33,25 +41,32 @@ def client(app):
     return app.test_client()
 
 
+def stack_jars_installed(settings: LakeSettings) -> bool:
+    return any((settings.stack_dir / "jars" / "spark").glob("*.jar"))
+
+
 @pytest.fixture(scope="session")
 def spark():
-    """One local Spark for the whole run; the stack's conf adds the Kafka connector if set up."""
+    """One Spark for the whole run, from the project's own builder: Delta, the Kafka
+    connector and Python tasks (the landing job's record checks) when the stack's jars are
+    set up (`make setup`); a plain local Spark for the pure transforms otherwise."""
     from pyspark.sql import SparkSession
 
-    from lake.spark_conf import write_spark_conf
+    from lake.session import spark_session
 
-    lake = LakeSettings.from_env()
-    os.environ["PYSPARK_PYTHON"] = sys.executable  # Python workers run this interpreter
-    if (lake.stack_dir / "jars" / "spark").is_dir():
-        os.environ["SPARK_CONF_DIR"] = str(write_spark_conf(lake))
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("questlog-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .getOrCreate()
-    )
+    settings = LakeSettings.from_env()
+    if stack_jars_installed(settings):
+        session = spark_session("questlog-tests", settings, python_tasks=True)
+    else:  # `make test-unit`: the tests marked `tools` (Delta, Kafka) are not run
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("questlog-unit-tests")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.catalogImplementation", "in-memory")
+            .getOrCreate()
+        )
+    # Test frames are tiny: few shuffle tasks keep each job short.
+    session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()

@@ -19,6 +19,16 @@ SEED_TEXTS = {
     "/join_a_guild": "\nGuild Joined!\n",
 }
 
+# Records that are not events, produced straight into a topic (with kcat): each is quarantined.
+MALFORMED_RECORDS = [
+    "purchased_sword",  # what the seed logged
+    "{not json",
+    '{"event_type": "buy_castle", "schema_version": 1, "player_id": "p1", "event_id": "y"}',
+    '{"event_type": "purchase", "schema_version": 1, "player_id": "p1", "event_id": "x",'
+    ' "received_at": "2026-11-20T10:00:00Z"}',
+    "[1, 2, 3]",
+]
+
 PURCHASE = {"item": "sword", "price": 100, "currency": "gold", "quantity": 1}
 
 

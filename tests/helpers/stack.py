@@ -14,18 +14,21 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
+from chaos.jobs import SessionJobs
 from lake.io import read_mart
 from runtime.layout import LakeLayout
 from runtime.settings import REPO_ROOT, VENV_BIN
 from runtime.spark_submit import run_spark_submit, spark_environment
 from simulator.sender import Sender
 from stack.ingest_process import ingest_server
+from streaming.batch_record import BatchRecord, read_records
 
 __all__ = ["REPO_ROOT", "VENV_BIN"]
 
@@ -85,6 +88,25 @@ def spark_submit(
     return result
 
 
+def in_session(spark, env: dict) -> SessionJobs:
+    """The landing job and the audit in the tests' Spark session, on `env`'s topic and lake."""
+    return SessionJobs(spark, {**os.environ, **env})
+
+
+def land(spark, env: dict, *args: str) -> list[BatchRecord]:
+    """Land what `env`'s topic holds (as `land_events.py --until-caught-up`) in the tests'
+    Spark session; the batch records. Fails the test when landing fails."""
+    result = in_session(spark, env).land(*args)
+    if result.returncode != 0:
+        pytest.fail(f"landing failed:\n{result.output[-6000:]}")
+    return read_records(result.output)
+
+
+def audit(spark, env: dict):
+    """The completeness audit of `env`'s topic and lake in the tests' Spark session."""
+    return in_session(spark, env).audit()
+
+
 def spark_sql(query: str, *, env: dict, conf: list[str], cwd: Path, timeout: float = 300) -> str:
     """`spark-sql -e query` with a test's lake and catalog; its output."""
     result = subprocess.run(
@@ -107,7 +129,7 @@ def mart_frame(spark, env: dict, mart: str) -> pd.DataFrame:
 
 def rendered_notebook(name: str, env: dict, out_dir: Path, plots: int, titles: list[str]) -> None:
     """Run notebooks/<name>.ipynb top to bottom against the test's lake; check its HTML has
-    at least `plots` plots and every title."""
+    `plots` plots and that the cell drawing each title showed a picture."""
     result = subprocess.run(
         [
             sys.executable,
@@ -124,9 +146,11 @@ def rendered_notebook(name: str, env: dict, out_dir: Path, plots: int, titles: l
     )
     assert result.returncode == 0, result.stderr[-3000:]
     html = (out_dir / f"{name}.html").read_text()
-    assert html.count("data:image/png;base64") >= plots
+    assert html.count("data:image/png;base64") == plots
+    cells = nbformat.read(out_dir / f"{name}.ipynb", as_version=4).cells
     for title in titles:
-        assert title in html
+        (cell,) = [c for c in cells if c.cell_type == "code" and title in c.source]
+        assert any("image/png" in out.get("data", {}) for out in cell.outputs), title
 
 
 def consume_all(bootstrap: str, topic: str) -> list:
@@ -145,28 +169,25 @@ def consume_all(bootstrap: str, topic: str) -> list:
 
 
 @contextlib.contextmanager
-def sent_and_landed(
+def sent_over_http(
     kafka_admin: str,
     lake_settings,
     webhdfs,
     work: Path,
     events: list[dict],
     env: dict | None = None,
-    land: bool = True,
     **send_options,
 ) -> Iterator[dict]:
-    """A topic and lake of their own; `events` sent over HTTP to the ingest service, then
-    landed (unless `land` is false: the caller lands them). Yields the jobs' `env`, the
-    ingest's `url` (serving until the block ends) and the spark-submit options `conf` of a
-    table catalog of its own; the lake is removed after."""
+    """A topic and lake of their own, and `events` sent over HTTP to the ingest service, which
+    logs to that topic. Yields the jobs' `env`, the ingest's `url` (serving until the block
+    ends) and the spark-submit options `conf` of a table catalog of its own; the lake is
+    removed after."""
     topic = new_topic(kafka_admin)
     folder, lake_root = own_lake(lake_settings.lake_root)
     env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root, **(env or {})}
     try:
         with ingest_server(free_port(), env=env, log_path=work / "ingest.log") as url:
             Sender(url).send_all(events, **send_options)
-            if land:
-                spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
             yield {"env": env, "url": url, "conf": own_catalog_conf(work), "work": work}
     finally:
         webhdfs.delete(folder, recursive=True)

@@ -1,4 +1,5 @@
-"""The KPI marts on simulator data: sent over HTTP, landed once, every mart in one session.
+"""The KPI marts on simulator data (the `game` fixture: sent over HTTP, landed once, every
+mart computed in one session by jobs/pipeline.py).
 
 Each KPI is computed again here with pandas from what the simulator sent, independently of
 `jobs/kpis.py`, and must give the same numbers.
@@ -7,49 +8,13 @@ Each KPI is computed again here with pandas from what the simulator sent, indepe
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 import requests
 
-from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
-from runtime.marts import MARTS, marts_of
-from simulator.players import simulate
-from stack.ingest_process import ingest_server
-from tests.helpers.stack import (
-    free_port,
-    mart_frame,
-    rendered_notebook,
-    sent_and_landed,
-    spark_sql,
-    spark_submit,
-)
-
-DAYS = 10
-KPI_MARTS = marts_of("jobs.kpis")
-
-
-@pytest.fixture(scope="module")
-def kpis(kafka_admin, webhdfs, lake_settings, tmp_path_factory):
-    """Simulated cohorts sent over HTTP, then landed, every mart computed and the offsets
-    audited in one session by jobs/pipeline.py (what `make demo` runs)."""
-    first_day = datetime.now(UTC).date() - timedelta(days=DAYS)
-    events = list(simulate(players=150, days=DAYS, seed=7, first_day=first_day))
-    work = tmp_path_factory.mktemp("kpis")
-    with sent_and_landed(
-        kafka_admin,
-        lake_settings,
-        webhdfs,
-        work,
-        events,
-        land=False,
-        batch_size=100,
-        single_every=20,
-    ) as game:
-        result = spark_submit("jobs/pipeline.py", env=game["env"], conf=game["conf"])
-        as_of = datetime.now(UTC).date()
-        yield {"events": events, **game, "as_of": as_of, "log": result.stdout}
+from tests.helpers.stack import mart_frame, rendered_notebook
 
 
 def sent(events: list[dict]) -> pd.DataFrame:
@@ -66,19 +31,19 @@ def installs(frame: pd.DataFrame) -> pd.Series:
     return frame.groupby("player_id")["event_date"].min()
 
 
-def test_the_simulated_data_holds_the_cases_the_kpis_must_get_right(kpis):
-    frame = sent(kpis["events"])
+def test_the_simulated_data_holds_the_cases_the_kpis_must_get_right(game):
+    frame = sent(game["events"])
     buyers = set(frame[frame.event_type == "purchase"].player_id)
     assert buyers - set(frame[frame.event_type == "session_start"].player_id)
     ends = frame[frame.event_type.isin(["session_start", "session_end"])]
     days_per_session = ends.groupby("session_id")["event_date"].nunique()
     assert (days_per_session > 1).any()  # a session on both sides of midnight UTC
-    assert "retention: " in kpis["log"] and "spender_segments: " in kpis["log"]
-    assert "complete: every committed offset" in kpis["log"]
+    assert "retention: " in game["log"] and "spender_segments: " in game["log"]
+    assert "complete: every committed offset" in game["log"]
 
 
-def test_daily_kpis_equal_a_pandas_computation(spark, kpis):
-    frame = sent(kpis["events"])
+def test_daily_kpis_equal_a_pandas_computation(spark, game):
+    frame = sent(game["events"])
     buys = frame[frame.amount.notna()]
     session = ["player_id", "session_id"]
     starts = frame[frame.event_type == "session_start"].groupby(session)["ts"].min()
@@ -102,14 +67,14 @@ def test_daily_kpis_equal_a_pandas_computation(spark, kpis):
     )
     expected["sessions_per_dau"] = expected.sessions / expected.dau
     expected["avg_session_length_s"] = lengths.groupby(both.start.dt.date).mean()
-    actual = mart_frame(spark, kpis["env"], "daily_kpis").set_index("event_date").sort_index()
+    actual = mart_frame(spark, game["env"], "daily_kpis").set_index("event_date").sort_index()
     pd.testing.assert_frame_equal(
         actual[expected.columns], expected.sort_index(), check_dtype=False, check_names=False
     )
 
 
-def test_retention_equals_a_pandas_computation_with_days_not_over_left_empty(spark, kpis):
-    frame, as_of = sent(kpis["events"]), kpis["as_of"]
+def test_retention_equals_a_pandas_computation_with_days_not_over_left_empty(spark, game):
+    frame, as_of = sent(game["events"]), game["as_of"]
     first = installs(frame)
     over = first[first < as_of]  # cohorts whose install day is over
     active = set(zip(frame.player_id, frame.event_date, strict=True))
@@ -122,15 +87,15 @@ def test_retention_equals_a_pandas_computation_with_days_not_over_left_empty(spa
             row[f"day_{n}"] = returned / len(players) if day < as_of else math.nan
         rows.append(row)
     expected = pd.DataFrame(rows).set_index("cohort_date")
-    actual = mart_frame(spark, kpis["env"], "retention").set_index("cohort_date").sort_index()
+    actual = mart_frame(spark, game["env"], "retention").set_index("cohort_date").sort_index()
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_names=False)
     assert actual.day_30.isna().all()  # no cohort's day 30 is over yet
     assert math.isnan(actual.day_1.iloc[-1])  # yesterday's cohort: its day 1 is today
     assert actual.day_7.notna().any()
 
 
-def test_cohort_ltv_equals_a_pandas_computation(spark, kpis):
-    frame, as_of = sent(kpis["events"]), kpis["as_of"]
+def test_cohort_ltv_equals_a_pandas_computation(spark, game):
+    frame, as_of = sent(game["events"]), game["as_of"]
     first = installs(frame)
     over = first[first < as_of]
     buys = frame[frame.amount.notna()].join(first.rename("cohort"), on="player_id")
@@ -142,13 +107,13 @@ def test_cohort_ltv_equals_a_pandas_computation(spark, kpis):
             rows.append((cohort, n, len(players), revenue, revenue / len(players)))
     columns = ["cohort_date", "days_since_install", "cohort_size", "cumulative_revenue", "ltv"]
     expected = pd.DataFrame(rows, columns=columns)
-    actual = mart_frame(spark, kpis["env"], "cohort_ltv")
+    actual = mart_frame(spark, game["env"], "cohort_ltv")
     actual = actual.sort_values(columns[:2]).reset_index(drop=True)[columns]
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False)
 
 
-def test_spender_segments_equal_a_pandas_computation(spark, kpis):
-    frame = sent(kpis["events"])
+def test_spender_segments_equal_a_pandas_computation(spark, game):
+    frame = sent(game["events"])
     spend = frame.groupby("player_id")["amount"].sum(min_count=1).fillna(0.0)
     payers = spend[spend > 0]
     rank = payers.rank(method="min", ascending=False)
@@ -166,32 +131,22 @@ def test_spender_segments_equal_a_pandas_computation(spark, kpis):
             "segment_revenue_share": segment.map(share),
         }
     ).sort_index()
-    actual = mart_frame(spark, kpis["env"], "spender_segments").set_index("player_id")
+    actual = mart_frame(spark, game["env"], "spender_segments").set_index("player_id")
     pd.testing.assert_frame_equal(
         actual.sort_index()[expected.columns], expected, check_dtype=False, check_names=False
     )
     assert set(segment) == {"whale", "dolphin", "minnow", "non_payer"}
 
 
-def test_every_mart_is_a_sql_table_found_by_name(spark, kpis):
-    query = "SHOW TABLES; SELECT 'retention rows', count(*) FROM retention"
-    output = spark_sql(query, env=kpis["env"], conf=kpis["conf"], cwd=kpis["work"], timeout=600)
-    assert {EVENTS_TABLE, QUARANTINE_TABLE, *MARTS} <= set(output.split())
-    rows = next(line for line in output.splitlines() if line.startswith("retention rows"))
-    assert int(rows.split("\t")[-1]) == len(mart_frame(spark, kpis["env"], "retention"))
-
-
-def test_the_kpi_notebook_runs_top_to_bottom_with_its_plots(kpis, tmp_path):
+def test_the_kpi_notebook_runs_top_to_bottom_with_its_plots(game, tmp_path):
     titles = ["Retention heatmap", "LTV curves", "ARPDAU and payer conversion", "Revenue share"]
-    rendered_notebook("kpis", kpis["env"], tmp_path, plots=4, titles=titles)
+    rendered_notebook("kpis", game["env"], tmp_path, plots=4, titles=titles)
 
 
-def test_the_player_endpoint_gives_a_players_segment_and_spend_rank(spark, kpis):
-    segments = mart_frame(spark, kpis["env"], "spender_segments")
+def test_the_player_endpoint_gives_a_players_segment_and_spend_rank(spark, game):
+    segments = mart_frame(spark, game["env"], "spender_segments")
     whale = segments[segments.segment == "whale"].sort_values("spend_rank").iloc[0]
-    env = {**kpis["env"], "QUESTLOG_PLAYER_STATE_REFRESH_S": "0"}
-    with ingest_server(free_port(), env=env, log_path=kpis["work"] / "ingest2.log") as url:
-        player = requests.get(f"{url}/v1/players/{whale.player_id}", timeout=30).json()
+    player = requests.get(f"{game['url']}/v1/players/{whale.player_id}", timeout=30).json()
     assert player["spending"] == {
         "segment": "whale",
         "lifetime_spend": pytest.approx(whale.lifetime_spend),

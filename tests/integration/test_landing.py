@@ -1,18 +1,22 @@
 """The landing job on real Kafka and HDFS: exact counts, quarantine, dedupe with no time
-limit, exactly once through a crash mid-write, OPTIMIZE, the completeness audit, and the same
-rows for Spark and a reader without Spark."""
+limit, OPTIMIZE, schema evolution, erasure, the completeness audit, and the same rows for
+Spark and a reader without Spark while the landing service runs.
+
+Landing and the audit run in the tests' Spark session (`tests.helpers.stack.land`); the
+landing service runs as `spark-submit --service`, as `make stream` runs it. A kill -9 of the
+landing driver mid-batch is a fault case: tests/integration/test_faults.py."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
 import subprocess
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -21,22 +25,18 @@ from kafka import KafkaProducer
 from pyspark.sql import functions as F
 
 from events.envelope import enrich, to_kafka
+from jobs import forget_player
+from jobs.entry import refresh
 from lake.io import read_events, read_quarantine, read_table
+from lake.settings import LakeSettings
 from runtime.layout import LakeLayout
+from runtime.marts import MARTS
 from runtime.spark_submit import spark_environment, spark_submit_command
 from streaming.batch_record import BatchRecord
 from streaming.compact import optimize
 from streaming.transforms import parse_records, valid_events
-from tests.helpers.stack import REPO_ROOT, new_topic, own_lake, spark_submit
-
-MALFORMED = [
-    "purchased_sword",  # what the seed logged
-    "{not json",
-    '{"event_type": "buy_castle", "schema_version": 1, "player_id": "p1", "event_id": "y"}',
-    '{"event_type": "purchase", "schema_version": 1, "player_id": "p1", "event_id": "x",'
-    ' "received_at": "2026-11-20T10:00:00Z"}',
-    "[1, 2, 3]",
-]
+from tests.helpers.events import MALFORMED_RECORDS
+from tests.helpers.stack import REPO_ROOT, audit, land, new_topic, own_lake
 
 
 def produce(
@@ -89,10 +89,11 @@ def landed_ids(spark, lake_root: str) -> Counter:
     return Counter(row.event_id for row in events.select("event_id").collect())
 
 
-@pytest.fixture(scope="module")
-def landed_lake(kafka_admin, webhdfs, lake_settings):
-    """A topic with 120 good events, one of them sent three times, and malformed records
-    produced straight into it with kcat; landed once with the AvailableNow mode."""
+@pytest.fixture
+def own_landed_lake(spark, kafka_admin, webhdfs, lake_settings):
+    """For one test that changes it: a topic with 120 good events, one of them sent three
+    times, and records that are not events produced straight into it with kcat; landed into a
+    lake of its own."""
     topic = new_topic(kafka_admin)
     folder, lake_root = own_lake(lake_settings.lake_root)
     events = good_events(120)
@@ -100,23 +101,25 @@ def landed_lake(kafka_admin, webhdfs, lake_settings):
     produce_events(lake_settings.kafka_bootstrap, topic, events)
     subprocess.run(
         ["kcat", "-P", "-b", lake_settings.kafka_bootstrap, "-t", topic, "-p", "1"],
-        input="\n".join(MALFORMED) + "\n",
+        input="\n".join(MALFORMED_RECORDS) + "\n",
         text=True,
         check=True,
         timeout=60,
     )
-    env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
-    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+    env = lake_env(topic, lake_root)
+    land(spark, env)
     yield {"topic": topic, "lake_root": lake_root, "events": events, "env": env}
     webhdfs.delete(folder, recursive=True)
 
 
-def test_good_and_malformed_records_land_with_exact_counts(spark, landed_lake):
-    lake = landed_lake["lake_root"]
+def test_good_and_malformed_records_land_with_exact_counts(spark, game):
+    """The one landed lake of the run (the `game` fixture) holds every event sent once and
+    every record that is not an event in quarantine, with its reason."""
+    lake = game["env"]["QUESTLOG_LAKE_ROOT"]
     landed = read_events(spark, LakeLayout(lake).events_path)
     quarantined = read_quarantine(spark, LakeLayout(lake).quarantine_path)
-    assert landed.count() == 120
-    assert quarantined.count() == len(MALFORMED)
+    assert landed.count() == len(game["events"])
+    assert quarantined.count() == len(MALFORMED_RECORDS)
     reasons = Counter(row.reason for row in quarantined.collect())
     assert reasons == {
         "malformed JSON": 2,
@@ -125,47 +128,54 @@ def test_good_and_malformed_records_land_with_exact_counts(spark, landed_lake):
         "(event): 'properties' is a required property": 1,
     }
     raw = {row.raw_value for row in quarantined.collect()}
-    assert raw == set(MALFORMED)
+    assert raw == set(MALFORMED_RECORDS)
     assert {row.kafka_partition for row in quarantined.collect()} == {1}
 
 
-def test_the_same_event_id_three_times_is_landed_once(spark, landed_lake):
-    landed = read_events(spark, LakeLayout(landed_lake["lake_root"]).events_path)
-    repeated = landed_lake["events"][0]["event_id"]
-    assert landed.where(F.col("event_id") == repeated).count() == 1
+def test_the_same_event_id_three_times_is_landed_once(spark, game):
+    landed = read_events(spark, LakeLayout(game["env"]["QUESTLOG_LAKE_ROOT"]).events_path)
+    assert landed.where(F.col("event_id") == game["retried"]).count() == 1
     assert landed.select("event_id").distinct().count() == landed.count()
 
 
-def test_landed_rows_keep_their_kafka_lineage(spark, landed_lake):
-    landed = read_events(spark, LakeLayout(landed_lake["lake_root"]).events_path)
+def test_landed_rows_keep_their_kafka_lineage(spark, game):
+    landed = read_events(spark, LakeLayout(game["env"]["QUESTLOG_LAKE_ROOT"]).events_path)
     lineage = landed.select("kafka_topic", "kafka_partition", "kafka_offset").distinct()
-    assert lineage.count() == 120
-    assert {r.kafka_topic for r in lineage.collect()} == {landed_lake["topic"]}
+    assert lineage.count() == len(game["events"])
+    assert {r.kafka_topic for r in lineage.collect()} == {game["env"]["QUESTLOG_TOPIC"]}
 
 
-def audit(env: dict):
-    return spark_submit("streaming/audit.py", env=env, check=False)
+def test_the_audit_passes_on_a_clean_run(spark, game):
+    result = audit(spark, game["env"])
+    assert result.returncode == 0, result.output[-3000:]
+    # The per-partition table: the retried event's two copies dropped, nothing missing.
+    lines = result.output.splitlines()
+    header = lines[1].split()
+    partitions = [dict(zip(header, map(int, line.split()), strict=True)) for line in lines[2:5]]
+    totals = {name: sum(p[name] for p in partitions) for name in header}
+    assert totals["landed"] == len(game["events"])
+    assert (totals["quarantined"], totals["duplicate"], totals["missing"]) == (5, 2, 0)
+    assert "complete: every committed offset" in result.output
 
 
-def test_the_audit_passes_on_a_clean_run(landed_lake):
-    result = audit(landed_lake["env"])
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert "complete" in result.stdout
-
-
-def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, landed_lake):
-    lake, env = landed_lake["lake_root"], landed_lake["env"]
-    spark_submit("jobs/player_purchases.py", "--no-tables", env=env)
-    mart_uri = LakeLayout(lake).mart_path("player_purchases")
+def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, own_landed_lake):
+    lake, env = own_landed_lake["lake_root"], own_landed_lake["env"]
+    settings = LakeSettings.from_env({**os.environ, **env})
+    mart_uri = settings.mart_path("player_purchases")
+    refresh(spark, MARTS["player_purchases"], settings.events_path, mart_uri)
     assert "p1" in set(DeltaTable(mart_uri).to_pandas().player_id)
     version = DeltaTable(mart_uri).version()
-    sent = sum(1 for e in landed_lake["events"] if e["player_id"] == "p1")
+    sent = sum(1 for e in own_landed_lake["events"] if e["player_id"] == "p1")
 
-    result = spark_submit("jobs/forget_player.py", "--player", "p1", env=env)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        forget_player.run(spark, settings, forget_player.parse_args(["--player", "p1"]))
+    report, not_reached = printed.getvalue().splitlines()
 
-    report = json.loads(result.stdout.splitlines()[0])
+    report = json.loads(report)
+    assert "Kafka" in not_reached
     assert report["rows_removed"] == {"events": sent, "quarantine": 2}
-    assert report["marts_recomputed"]["player_purchases"] > version
+    assert report["marts_recomputed"] == {"player_purchases": version + 1}
     assert (
         read_events(spark, LakeLayout(lake).events_path).where(F.col("player_id") == "p1").count()
         == 0
@@ -174,15 +184,16 @@ def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, l
         '"p1"' in raw for raw in DeltaTable(LakeLayout(lake).quarantine_path).to_pandas().raw_value
     )
     assert "p1" not in set(DeltaTable(mart_uri).to_pandas().player_id)
-    assert "Kafka" in result.stdout
-    result = audit(env)
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert "erased" in result.stdout
+    assert {"p0", "p2"} <= set(DeltaTable(mart_uri).to_pandas().player_id)
+    # The erased rows' Kafka offsets are kept, so the audit accounts for them.
+    assert read_table(spark, settings.erasures_path).count() == sent + 2
+    result = audit(spark, env)
+    assert result.returncode == 0, result.output[-3000:]
 
 
-def test_the_audit_fails_naming_the_partition_when_a_row_is_removed(spark, landed_lake):
+def test_the_audit_fails_naming_the_partition_when_a_row_is_removed(spark, own_landed_lake):
     """A row of partition 2 is deleted on purpose, behind the landing job's back."""
-    events_path = LakeLayout(landed_lake["lake_root"]).events_path
+    events_path = LakeLayout(own_landed_lake["lake_root"]).events_path
     victim = (
         read_events(spark, events_path)
         .where(F.col("kafka_partition") == 2)
@@ -194,24 +205,9 @@ def test_the_audit_fails_naming_the_partition_when_a_row_is_removed(spark, lande
         f"DELETE FROM delta.`{events_path}` "
         f"WHERE kafka_partition = 2 AND kafka_offset = {victim.kafka_offset}"
     )
-    result = audit(landed_lake["env"])
+    result = audit(spark, own_landed_lake["env"])
     assert result.returncode == 1
-    assert f"partition 2: offsets {victim.kafka_offset}..{victim.kafka_offset}" in result.stdout
-
-
-def uncommitted_files(webhdfs, table_uri: str) -> set[str]:
-    """Data files in the table's folder that no committed version names: a write under way."""
-    folder = urlparse(table_uri).path
-    found = set()
-    for root, _, files in webhdfs.walk(folder):
-        if "_delta_log" in root:
-            continue
-        found |= {f"{root}/{name}" for name in files if name.endswith(".parquet")}
-    try:
-        committed = {urlparse(uri).path for uri in DeltaTable(table_uri).file_uris()}
-    except Exception:  # no version committed yet
-        committed = set()
-    return found - committed
+    assert f"partition 2: offsets {victim.kafka_offset}..{victim.kafka_offset}" in result.output
 
 
 def landing_service(env: dict, *args: str) -> subprocess.Popen:
@@ -232,36 +228,17 @@ def stop(driver: subprocess.Popen) -> None:
     driver.wait()
 
 
-def test_kill_9_of_the_driver_while_a_batch_is_written_then_restart_lands_exactly_once(
-    spark, kafka_admin, webhdfs, lake_root, lake_settings
-):
-    topic = new_topic(kafka_admin)
-    events = good_events(40_000, players=500)
-    produce_events(lake_settings.kafka_bootstrap, topic, events)
-    env = lake_env(topic, lake_root)
-    events_uri = LakeLayout(lake_root).events_path
-    driver = landing_service(
-        env, "--trigger-interval", "1 second", "--max-offsets-per-trigger", "4000"
-    )
-    caught = set()
-    try:
-        deadline = datetime.now(UTC) + timedelta(minutes=8)
-        while not caught and driver.poll() is None and datetime.now(UTC) < deadline:
-            # Only after a first batch committed: then a kill loses a written-but-uncommitted
-            # batch, not merely the job's start.
-            if webhdfs.status(f"{urlparse(events_uri).path}/_delta_log", strict=False):
-                caught = uncommitted_files(webhdfs, events_uri)
-            time.sleep(0.05)  # the polling cadence
-    finally:
-        stop(driver)
-    assert caught, "no batch was caught between writing its files and committing them"
-    partial = read_events(spark, events_uri).count()
-    assert partial < len(events)
-
-    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-    assert landed_ids(spark, lake_root) == Counter(e["event_id"] for e in events)
-    result = audit({**env})
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+def test_the_audit_fails_naming_an_event_id_that_has_two_rows(spark, own_landed_lake):
+    """A row copied on purpose, behind the landing job's back: every offset is accounted for,
+    yet the event counts twice."""
+    events_path = LakeLayout(own_landed_lake["lake_root"]).events_path
+    copy = spark.read.format("delta").load(events_path).orderBy("kafka_partition", "kafka_offset")
+    copy = copy.limit(1)
+    (copied,) = copy.collect()
+    copy.write.format("delta").mode("append").save(events_path)
+    result = audit(spark, own_landed_lake["env"])
+    assert result.returncode == 1
+    assert f"1 event_ids landed more than once, e.g. {copied.event_id} (2 rows)" in result.output
 
 
 def test_a_retry_days_later_lands_once_and_is_counted_as_a_duplicate(
@@ -275,17 +252,16 @@ def test_a_retry_days_later_lands_once_and_is_counted_as_a_duplicate(
     for event in first[:10]:
         event["client_ts"] = iso(three_days_ago - timedelta(minutes=5))
     produce_events(lake_settings.kafka_bootstrap, topic, first)
-    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+    land(spark, env)
 
     # The offline queue replayed: same event_ids and client_ts, received three days later.
     # Those without client_ts are dated by the new received_at, a different event_date.
     now = iso(datetime.now(UTC))
     replayed = [{**event, "received_at": now} for event in first]
     produce_events(lake_settings.kafka_bootstrap, topic, replayed)
-    result = spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+    records = land(spark, env)
 
     assert landed_ids(spark, lake_root) == Counter(e["event_id"] for e in first)
-    records = [r for line in result.stdout.splitlines() if (r := BatchRecord.from_line(line))]
     assert sum(r.duplicates for r in records) == len(replayed)
     assert sum(r.landed for r in records) == 0
 
@@ -308,9 +284,7 @@ def test_a_skewed_catch_up_loses_nothing_and_optimize_then_keeps_every_row(
     cold = [good_events(200), good_events(200)]
     for partition, events in enumerate(cold, start=1):
         produce_events(lake_settings.kafka_bootstrap, topic, events, partition=partition)
-    spark_submit(
-        "streaming/land_events.py", "--until-caught-up", "--max-offsets-per-trigger", "300", env=env
-    )
+    land(spark, env, "--max-offsets-per-trigger", "300")
     sent = Counter(e["event_id"] for e in future + hot + cold[0] + cold[1])
     assert landed_ids(spark, lake_root) == sent
 
@@ -321,8 +295,8 @@ def test_a_skewed_catch_up_loses_nothing_and_optimize_then_keeps_every_row(
     assert result["files_removed"] == sum(n for n in before.values() if n > 1)
     assert set(files_per_day(events_uri).values()) == {1}
     assert landed_ids(spark, lake_root) == sent
-    result = audit(env)
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    result = audit(spark, env)
+    assert result.returncode == 0, result.output[-3000:]
 
 
 def test_a_purchase_at_schema_version_2_lands_next_to_version_1_rows(
@@ -350,7 +324,7 @@ def test_a_purchase_at_schema_version_2_lands_next_to_version_1_rows(
         event["schema_version"] = 2
         event["properties"]["store"] = "web_shop"
     produce_events(lake_settings.kafka_bootstrap, topic, v2)
-    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+    land(spark, env)
 
     landed = read_events(spark, events_uri)
     stores = Counter(
@@ -398,7 +372,6 @@ def test_a_client_retrying_through_the_ingest_service_is_landed_once(
     }
     for _ in range(3):
         assert requests.post(f"{ingest_url}/v1/events", json=event, timeout=10).status_code == 202
-    env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
-    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
+    land(spark, lake_env(topic, lake_root))
     landed = read_events(spark, LakeLayout(lake_root).events_path)
     assert [r.event_id for r in landed.collect()] == [event["event_id"]]

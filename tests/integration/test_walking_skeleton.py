@@ -1,10 +1,11 @@
-"""HTTP -> Kafka -> Spark -> HDFS Parquet -> per-player aggregates, on the real stack."""
+"""HTTP -> Kafka -> Spark -> HDFS Parquet -> per-player aggregates, on the real stack: the
+walk-through as a user runs it (the `game` fixture: events sent over HTTP, `spark-submit` of
+the landing job and of one mart's entry point), and the seed's routes and kcat."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -12,26 +13,11 @@ import requests
 
 from lake.io import read_events, read_mart
 from runtime.layout import LakeLayout
-from simulator.players import simulate
-from simulator.sender import Sender
 from tests.helpers.events import SEED_TEXTS
-from tests.helpers.stack import own_catalog_conf, spark_submit
 
 
-@pytest.fixture
-def sent_and_landed(ingest_url, topic, lake_root, lake_settings, tmp_path):
-    """Simulated events sent over HTTP, then landed and aggregated by spark-submit jobs."""
-    first_day = datetime.now(UTC).date() - timedelta(days=3)
-    events = list(simulate(players=25, days=3, seed=11, first_day=first_day))
-    Sender(ingest_url).send_all(events, batch_size=40, single_every=5)
-    env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_LAKE_ROOT": lake_root}
-    spark_submit("streaming/land_events.py", "--until-caught-up", env=env)
-    spark_submit("jobs/player_purchases.py", env=env, conf=own_catalog_conf(tmp_path))
-    return events, env
-
-
-def test_events_sent_over_http_land_once_in_hdfs_parquet(spark, sent_and_landed):
-    events, env = sent_and_landed
+def test_events_sent_over_http_land_once_in_hdfs_parquet(spark, game):
+    events, env = game["events"], game["env"]
     landed = read_events(spark, LakeLayout(env["QUESTLOG_LAKE_ROOT"]).events_path)
     landed_ids = [row.event_id for row in landed.select("event_id").collect()]
     assert len(landed_ids) == len(events)
@@ -59,8 +45,8 @@ def expected_player_purchases(events: list[dict]) -> pd.DataFrame:
     return expected.astype({"purchases": int, "items_bought": int, "distinct_items": int})
 
 
-def test_player_purchases_equal_a_pandas_computation_of_what_was_sent(spark, sent_and_landed):
-    events, env = sent_and_landed
+def test_player_purchases_equal_a_pandas_computation_of_what_was_sent(spark, game):
+    events, env = game["events"], game["env"]
     mart = read_mart(spark, LakeLayout(env["QUESTLOG_LAKE_ROOT"]).mart_path("player_purchases"))
     columns = ["player_id", "active_days", "purchases", "items_bought", "gold_spent"]
     actual = mart.select(*columns, "distinct_items").toPandas()

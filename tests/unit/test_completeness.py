@@ -2,7 +2,12 @@ from datetime import datetime
 
 from pyspark.sql import Row
 
-from streaming.completeness import account_for_offsets, missing_ranges, per_partition
+from streaming.completeness import (
+    account_for_offsets,
+    missing_ranges,
+    per_partition,
+    repeated_event_ids,
+)
 
 T = datetime(2026, 11, 20, 10, 15)
 
@@ -45,3 +50,9 @@ def test_every_offset_gets_its_outcome_and_gaps_are_named(spark):
     counts = {r.kafka_partition: r for r in per_partition(outcomes).collect()}
     assert (counts[0].consumed, counts[0].missing, counts[0].duplicate) == (5, 2, 1)
     assert (counts[1].consumed, counts[1].landed) == (1, 1)
+
+
+def test_event_ids_with_more_than_one_row_are_named_with_their_count(spark):
+    landed = lake_rows(spark, [(0, 0, "a"), (0, 1, "b"), (1, 7, "a"), (2, 3, "a"), (0, 2, "c")])
+    assert [tuple(r) for r in repeated_event_ids(landed).collect()] == [("a", 3)]
+    assert repeated_event_ids(lake_rows(spark, [(0, 0, "a"), (0, 1, "b")])).count() == 0

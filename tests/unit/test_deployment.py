@@ -8,6 +8,7 @@ rest compares what they declare with the settings and versions the code reads.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import functools
 import os
 import re
@@ -89,6 +90,7 @@ def url_port(url: str) -> int:
     return urlparse(url if "://" in url else f"//{url}").port
 
 
+@pytest.mark.tools  # docker-compose
 def test_compose_file_passes_docker_compose_config():
     result = compose_config()
     assert result.returncode == 0, result.stderr
@@ -96,6 +98,7 @@ def test_compose_file_passes_docker_compose_config():
     assert result.stderr.strip() == ""
 
 
+@pytest.mark.tools  # docker-compose
 def test_every_service_has_a_health_check_or_is_a_one_shot(services):
     awaited = {
         name
@@ -105,12 +108,14 @@ def test_every_service_has_a_health_check_or_is_a_one_shot(services):
     }
     for name, service in services.items():
         if "healthcheck" in service:
-            assert service["healthcheck"]["test"], name
+            # ["NONE"] turns a health check off.
+            assert service["healthcheck"]["test"][0] != "NONE", name
             continue
         one_shot = name in awaited or "profiles" in service
         assert one_shot and service.get("restart") == "no", f"{name} has no health check"
 
 
+@pytest.mark.tools  # docker-compose
 def test_long_running_services_start_only_after_what_they_need_is_healthy(services):
     for name, service in services.items():
         for needed, condition in service.get("depends_on", {}).items():
@@ -119,6 +124,7 @@ def test_long_running_services_start_only_after_what_they_need_is_healthy(servic
             assert condition["condition"] == expected, f"{name} -> {needed}"
 
 
+@pytest.mark.tools  # docker-compose
 def test_kafka_and_hdfs_keep_their_data_in_named_volumes(services):
     raw = yaml.safe_load(COMPOSE_FILE.read_text())
     named = set(raw["volumes"])
@@ -140,6 +146,7 @@ def test_kafka_and_hdfs_keep_their_data_in_named_volumes(services):
     assert hadoop_env["HDFS-SITE.XML_dfs.datanode.data.dir"].startswith("file:///data/")
 
 
+@pytest.mark.tools  # docker-compose
 def test_images_carry_the_versions_of_stack_versions_env(services):
     versions = read_versions()
     images = {name: service["image"] for name, service in services.items() if "image" in service}
@@ -151,6 +158,7 @@ def test_images_carry_the_versions_of_stack_versions_env(services):
         assert ":" in image and not image.endswith(":latest"), f"{name}: {image} is not pinned"
 
 
+@pytest.mark.tools  # docker-compose
 def test_services_not_from_an_official_image_are_built_from_the_dockerfile(services):
     stages = dockerfile_stages()
     for name, service in services.items():
@@ -166,6 +174,7 @@ def test_pyspark_pin_equals_spark_version():
     assert lock_pins()["pyspark"] == spark
 
 
+@pytest.mark.tools  # docker-compose
 def test_spark_jobs_use_the_jars_of_the_local_stack(services):
     """The Kafka connector and Delta of stack/maven/spark/pom.xml, at the same versions."""
     versions = read_versions()
@@ -194,6 +203,7 @@ def test_delta_spark_pin_equals_the_delta_jars():
     assert lock_pins()["delta-spark"] == read_versions()["DELTA_VERSION"]
 
 
+@pytest.mark.tools  # docker-compose
 def test_executors_run_the_drivers_image(services):
     """The landing job runs Python on its executors (the record checks): the master and the
     workers are built from the drivers' image, so Python, Java, packages and code agree."""
@@ -223,6 +233,7 @@ def known_setting_names() -> set[str]:
     return names | env_variable_names()
 
 
+@pytest.mark.tools  # docker-compose
 def test_compose_sets_only_variables_the_code_reads(services):
     known = known_setting_names()
     for name, service in services.items():
@@ -230,6 +241,7 @@ def test_compose_sets_only_variables_the_code_reads(services):
         assert not unknown, f"{name} sets {sorted(unknown)}, which no questlog code reads"
 
 
+@pytest.mark.tools  # docker-compose
 def test_every_service_reads_the_same_value_of_a_setting(services):
     values: dict[str, set[str]] = {}
     for service in services.values():
@@ -238,6 +250,7 @@ def test_every_service_reads_the_same_value_of_a_setting(services):
     assert {variable: len(seen) for variable, seen in values.items()} == dict.fromkeys(values, 1)
 
 
+@pytest.mark.tools  # docker-compose
 def test_settings_objects_build_from_the_compose_environment(services):
     lake_default, ingest_default = LakeSettings(), IngestSettings()
     for name in ("ingest", "streaming", "marts", "jupyter"):
@@ -255,6 +268,7 @@ def test_settings_objects_build_from_the_compose_environment(services):
         assert lake.events_path == "hdfs://namenode:9000/questlog/lake/events"
 
 
+@pytest.mark.tools  # docker-compose
 def test_compose_runs_the_ingest_in_production_mode_refusing_to_start_without_keys(services):
     environ = questlog_env(services["ingest"])
     assert environ["QUESTLOG_ENV"] == "production"
@@ -264,6 +278,7 @@ def test_compose_runs_the_ingest_in_production_mode_refusing_to_start_without_ke
     assert keyed.seed_routes == "key"
 
 
+@pytest.mark.tools  # docker-compose
 def test_containers_listen_on_the_ports_of_the_local_stack(services):
     stack = StackSettings.from_env({})
     lake = LakeSettings.from_env(questlog_env(services["streaming"]))
@@ -290,6 +305,7 @@ def test_containers_listen_on_the_ports_of_the_local_stack(services):
     assert container_ports(services["ingest"]) == {5000}
 
 
+@pytest.mark.tools  # docker-compose
 def test_topic_is_created_as_the_local_stack_creates_it(services):
     stack = StackSettings.from_env({})
     environ = questlog_env(services["kafka-topics"])
@@ -331,6 +347,7 @@ def submit_conf(command: list[str]) -> dict[str, str]:
     return dict(command[i + 1].split("=", 1) for i, word in enumerate(command) if word == "--conf")
 
 
+@pytest.mark.tools  # docker-compose
 def test_compose_runs_the_brokers_of_the_cluster_topology(services, cluster):
     brokers = nodes(services, "kafka")
     assert len(brokers) == cluster.brokers
@@ -351,6 +368,7 @@ def test_compose_runs_the_brokers_of_the_cluster_topology(services, cluster):
         assert f"localhost:{cluster.broker_port(index)}" in kafka["KAFKA_ADVERTISED_LISTENERS"]
 
 
+@pytest.mark.tools  # docker-compose
 def test_topic_is_created_with_the_cluster_topologys_replication(services, cluster):
     script = " ".join(services["kafka-topics"]["command"])
     assert f"--replication-factor {cluster.brokers}" in script
@@ -359,6 +377,7 @@ def test_topic_is_created_with_the_cluster_topologys_replication(services, clust
         assert services["kafka-topics"]["depends_on"][name]["condition"] == "service_healthy"
 
 
+@pytest.mark.tools  # docker-compose
 def test_compose_runs_the_hdfs_of_the_cluster_topology(services, cluster):
     datanodes = nodes(services, "datanode")
     assert len(datanodes) == cluster.datanodes
@@ -378,12 +397,14 @@ def test_compose_runs_the_hdfs_of_the_cluster_topology(services, cluster):
     assert host_ports(services["namenode"]) == {single.webhdfs_port: cluster.webhdfs_port}
 
 
+@pytest.mark.tools  # docker-compose
 def test_spark_writers_use_the_cluster_topologys_replication(services, cluster):
     for name in ("streaming", "marts"):
         command = services[name].get("entrypoint", []) + services[name]["command"]
         assert submit_conf(command)["spark.hadoop.dfs.replication"] == str(cluster.dfs_replication)
 
 
+@pytest.mark.tools  # docker-compose
 def test_compose_runs_the_spark_workers_of_the_cluster_topology(services, cluster):
     workers = nodes(services, "spark-worker")
     assert len(workers) == cluster.spark_workers
@@ -397,6 +418,7 @@ def test_compose_runs_the_spark_workers_of_the_cluster_topology(services, cluste
     assert host_ports(services["spark-master"]) == {8080: cluster.spark_ui_port}
 
 
+@pytest.mark.tools  # docker-compose
 def test_notebook_follows_the_jupyter_images_uid_convention(services):
     jupyter = services["jupyter"]
     assert jupyter["user"] == "root"
@@ -422,6 +444,33 @@ def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
             stages[stage] = []
         stages[stage].append((instruction.upper(), arguments.strip()))
     return stages
+
+
+def in_build_context(path: str) -> bool:
+    """Whether .dockerignore lets `path` into the build context: its last matching pattern
+    decides, a `!` pattern lets in (Docker's rule)."""
+    let_in = True
+    for line in (REPO / ".dockerignore").read_text().splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negated = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").rstrip("/")
+        if fnmatch.fnmatch(path.rstrip("/"), pattern):
+            let_in = negated
+    return let_in
+
+
+def test_every_file_the_dockerfile_copies_is_in_the_build_context():
+    copied = set()
+    for steps in dockerfile_stages().values():
+        for instruction, arguments in steps:
+            if instruction == "COPY" and "--from=" not in arguments:
+                # COPY [--option ...] source ... destination
+                copied.update([w for w in arguments.split() if not w.startswith("--")][:-1])
+    assert {"events/", "runtime/", "requirements.lock"} <= copied
+    assert [path for path in sorted(copied) if not in_build_context(path)] == []
+    assert not in_build_context("tests/")  # the context stays small
 
 
 def final_stages(services: dict[str, dict]) -> set[str]:
@@ -456,6 +505,7 @@ def test_base_images_are_pinned_by_tag():
         assert not image.endswith(":latest"), f"{stage}: {image}"
 
 
+@pytest.mark.tools  # docker-compose
 def test_images_run_as_a_non_root_user(services):
     for stage in final_stages(services):
         users = [args for instruction, args in dockerfile_stages()[stage] if instruction == "USER"]
@@ -463,6 +513,7 @@ def test_images_run_as_a_non_root_user(services):
         assert users[-1].split(":")[0] not in ("root", "0"), stage
 
 
+@pytest.mark.tools  # docker-compose
 def test_images_install_no_build_tools(services):
     for stage in final_stages(services):
         for instruction, arguments in dockerfile_stages()[stage]:

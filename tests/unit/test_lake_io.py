@@ -7,6 +7,9 @@ import pytest
 from lake.files import Commit, last_commit
 from lake.io import HISTORY_PAGE, tagged_commit_rows
 
+# Delta tables written by Spark: the stack's Delta jars.
+pytestmark = pytest.mark.tools
+
 
 @pytest.fixture
 def table(spark, tmp_path):
