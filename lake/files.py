@@ -29,10 +29,14 @@ class Commit:
 def last_commit(uri: str) -> Commit:
     """The table's newest commit, from its log: no Spark job, so a session busy with other
     jobs (`jobs/run_marts.py` writes several marts at once) does not queue it behind theirs.
-    A full overwrite's rows are every row of the table."""
+    A full overwrite's rows are every row of the table; a `replaceWhere`'s are the rows it
+    wrote for its condition, not the rows of other days it copied into new files."""
     info = DeltaTable(uri).history(1)[0]
-    rows = (info.get("operationMetrics") or {}).get("numOutputRows")
-    return Commit(int(info["version"]), int(rows) if rows is not None else None)
+    metrics = info.get("operationMetrics") or {}
+    if metrics.get("numOutputRows") is None:
+        return Commit(int(info["version"]), None)
+    rows = int(metrics["numOutputRows"]) - int(metrics.get("numCopiedRows", 0))
+    return Commit(int(info["version"]), rows)
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,7 @@ def test_the_notebook_runs_top_to_bottom_with_its_plots(game, tmp_path):
         "whales versus the rest",
         "Players per guild",
     ]
-    rendered_notebook("player_purchases", game["env"], tmp_path, plots=4, titles=titles)
+    rendered_notebook("player_purchases", game["env"], tmp_path, plots=5, titles=titles)
 
 
 def test_the_player_endpoint_returns_what_the_marts_hold(spark, game):

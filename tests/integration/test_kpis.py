@@ -140,7 +140,7 @@ def test_spender_segments_equal_a_pandas_computation(spark, game):
 
 def test_the_kpi_notebook_runs_top_to_bottom_with_its_plots(game, tmp_path):
     titles = ["Retention heatmap", "LTV curves", "ARPDAU and payer conversion", "Revenue share"]
-    rendered_notebook("kpis", game["env"], tmp_path, plots=4, titles=titles)
+    rendered_notebook("kpis", game["env"], tmp_path, plots=5, titles=titles)
 
 
 def test_the_player_endpoint_gives_a_players_segment_and_spend_rank(spark, game):

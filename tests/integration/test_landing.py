@@ -279,9 +279,9 @@ def test_a_skewed_catch_up_loses_nothing_and_optimize_then_keeps_every_row(
     tomorrow = iso(datetime.now(UTC) + timedelta(days=1))
     future = good_events(1, received_at=tomorrow)
     produce_events(lake_settings.kafka_bootstrap, topic, future, partition=1)
-    hot = good_events(2_000)
+    hot = good_events(900)
     produce_events(lake_settings.kafka_bootstrap, topic, hot, partition=0)
-    cold = [good_events(200), good_events(200)]
+    cold = [good_events(100), good_events(100)]
     for partition, events in enumerate(cold, start=1):
         produce_events(lake_settings.kafka_bootstrap, topic, events, partition=partition)
     land(spark, env, "--max-offsets-per-trigger", "300")

@@ -42,3 +42,12 @@ def test_last_commit_reads_the_newest_commits_version_and_rows_from_the_log(spar
     assert last_commit(path) == Commit(version=0, rows=5)
     spark.range(3).write.format("delta").mode("overwrite").save(path)
     assert last_commit(path) == Commit(version=1, rows=3)
+
+
+def test_last_commit_of_a_replace_where_counts_the_rows_written_not_those_copied(spark, tmp_path):
+    path = str(tmp_path / "daily")
+    days = spark.range(9).selectExpr("id % 3 AS day", "id AS value")
+    days.write.format("delta").save(path)
+    one_day = spark.range(1).selectExpr("1L AS day", "99L AS value")
+    one_day.write.format("delta").mode("overwrite").option("replaceWhere", "day = 1").save(path)
+    assert last_commit(path) == Commit(version=1, rows=1)
