@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from datetime import UTC, datetime
 
 import orjson
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -11,6 +12,7 @@ from events.catalog import CATALOG
 from events.envelope import normalize, validate
 from ingest import guard, intake, metrics
 from ingest.errors import ApiError
+from ingest.players import data_age_s
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -104,13 +106,22 @@ def post_events():
 
 @bp.get("/players/<player_id>")
 def get_player(player_id: str):
-    """A player's inventory and purchase summary from the last marts read, with their age."""
+    """A player's inventory and purchase summary from the last marts read, with the age of
+    that data (since the marts were computed) and of the read."""
     guard.limit_reads(guard.api_key(guard.PLAYERS_READ))
     state = current_app.extensions["questlog.player_state"]
-    player, age_s = state.lookup(player_id)
+    player, state_age_s = state.lookup(player_id)
     if player is None:
         abort(404, f"no player {player_id[:128]!r} in the marts")
-    response = jsonify({**player, "state_age_s": round(age_s, 3)})
-    # Seconds since the marts were read, as a cache would say it.
-    response.headers["Age"] = str(int(age_s))
+    age_s = data_age_s(player, datetime.now(UTC))
+    response = jsonify(
+        {
+            **player,
+            "data_age_s": None if age_s is None else round(age_s, 3),
+            "state_age_s": round(state_age_s, 3),
+        }
+    )
+    if age_s is not None:
+        # Seconds since the answer's data was computed, as a cache counts from the origin.
+        response.headers["Age"] = str(int(age_s))
     return response

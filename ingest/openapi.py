@@ -145,10 +145,18 @@ def build() -> dict:
                             "description": "segment, lifetime_spend and spend_rank from the "
                             "spender_segments mart (null until it is computed)",
                         },
-                        "computed_at": {"type": ["string", "null"]},
+                        "computed_at": {
+                            "type": ["string", "null"],
+                            "description": "when the oldest of the marts this answer comes "
+                            "from was computed",
+                        },
+                        "data_age_s": {
+                            "type": ["number", "null"],
+                            "description": "seconds since computed_at: how old the data is",
+                        },
                         "state_age_s": {
                             "type": "number",
-                            "description": "seconds since the marts were read",
+                            "description": "seconds since the marts were read into memory",
                         },
                     },
                 },
@@ -200,8 +208,9 @@ def build() -> dict:
                 "get": {
                     "summary": "a player's inventory and purchases from the last marts read",
                     "description": "Served from the marts as last read (every "
-                    "player_state_refresh_s, in the background); `state_age_s` and the `Age` "
-                    "header say how old that read is.",
+                    "player_state_refresh_s, in the background); `data_age_s` and the `Age` "
+                    "header say how long ago those marts were computed, `state_age_s` how long "
+                    "ago they were read.",
                     "security": [{"apiKey": []}, {}],
                     "parameters": [
                         {
@@ -218,7 +227,7 @@ def build() -> dict:
                             "headers": {
                                 "Age": {
                                     "schema": {"type": "string"},
-                                    "description": "seconds since the marts were read",
+                                    "description": "seconds since the marts were computed",
                                 }
                             },
                         },

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pyarrow as pa
 from werkzeug.exceptions import ServiceUnavailable
@@ -26,6 +26,18 @@ SPENDING = ("segment", "lifetime_spend", "spend_rank")
 
 def _iso(value):
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _utc(moment: datetime) -> datetime:
+    """A mart's timestamp as UTC: Spark writes them in UTC, some readers without the zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def data_age_s(player: dict, now: datetime) -> float | None:
+    """Seconds between the computation of the marts a player's answer comes from and `now`."""
+    if player["computed_at"] is None:
+        return None
+    return max((now - _utc(datetime.fromisoformat(player["computed_at"]))).total_seconds(), 0.0)
 
 
 def player_view(
@@ -48,7 +60,12 @@ def player_view(
         summary["items"] = dict(purchases["items"] or [])
         summary["first_purchase_at"] = _iso(purchases["first_purchase_at"])
         summary["last_purchase_at"] = _iso(purchases["last_purchase_at"])
-    computed = (inventory or purchases or {}).get("computed_at")
+    # The answer is as old as the oldest mart it comes from.
+    computed = min(
+        (row["computed_at"] for row in (inventory, purchases, segment) if row),
+        key=_utc,
+        default=None,
+    )
     return {
         "player_id": (inventory or purchases)["player_id"],
         "inventory": owned,

@@ -10,6 +10,7 @@ from importlib import import_module
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.day_status import day_status, with_day_status
 from lake.files import Commit, last_commit
 from lake.io import read_events, read_mart, register_table, write_mart
 from lake.session import spark_session
@@ -59,19 +60,35 @@ def compute(spark: SparkSession, mart: Mart, events_path: str, first, last) -> D
     return fresh.where(F.expr(day_range(first, last)))
 
 
-def write(mart: Mart, rows: DataFrame, out: str, first, last) -> None:
-    """Replace the mart's table: whole, or for a daily mart with a range, only those days."""
+def days_of(spark: SparkSession, settings: LakeSettings, events_path: str) -> DataFrame:
+    """Each landed day's status as of now: complete or not, and its late events."""
+    events = read_events(spark, events_path).select("event_date", "received_at")
+    return day_status(events, datetime.now(UTC), settings.late_arrival_allowance_s)
+
+
+def write(mart: Mart, rows: DataFrame, out: str, first, last, days: DataFrame) -> None:
+    """Replace the mart's table: whole, or for a daily mart with a range, only those days.
+    A daily mart's rows get their day's status from `days` (`days_of`)."""
     rows = rows.withColumn("computed_at", F.current_timestamp())
+    if mart.daily:
+        rows = with_day_status(rows, days)
     partial = mart.daily and (first is not None or last is not None)
     write_mart(rows, out, replace_where=day_range(first, last) if partial else None)
 
 
 def refresh(
-    spark: SparkSession, mart: Mart, events_path: str, out: str, first=None, last=None
+    spark: SparkSession,
+    settings: LakeSettings,
+    mart: Mart,
+    events_path: str,
+    out: str,
+    first=None,
+    last=None,
 ) -> Commit:
     """Compute the mart (whole, or for a daily mart with a range, only the range's days) and
     replace it in its table in one commit; that commit's version and rows."""
-    write(mart, compute(spark, mart, events_path, first, last), out, first, last)
+    rows = compute(spark, mart, events_path, first, last)
+    write(mart, rows, out, first, last, days_of(spark, settings, events_path))
     return last_commit(out)
 
 
@@ -106,7 +123,7 @@ def run_mart(name: str, argv: list[str] | None = None) -> int:
     spark = spark_session(f"questlog-{name}", settings, catalog=not args.no_tables)
     first, last = getattr(args, "first", None), getattr(args, "last", None)
     # The commit's rows: the whole mart, or the days a ranged run replaced.
-    commit = refresh(spark, mart, args.events, args.out, first, last)
+    commit = refresh(spark, settings, mart, args.events, args.out, first, last)
     days = f" ({first or '…'} to {last or '…'})" if first or last else ""
     print(f"{name}: {commit.rows} rows{days} -> {args.out} (table version {commit.version})")
     if not args.no_tables:

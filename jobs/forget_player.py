@@ -79,7 +79,7 @@ def forget(spark: SparkSession, settings: LakeSettings, players: list[str]) -> d
         path = settings.mart_path(name)
         if not DeltaTable.isDeltaTable(spark, path):
             continue
-        recomputed[name] = refresh(spark, mart, settings.events_path, path).version
+        recomputed[name] = refresh(spark, settings, mart, settings.events_path, path).version
     return {"players": players, "rows_removed": removed, "marts_recomputed": recomputed}
 
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.entry import register_lake_tables, transform, write
+from jobs.entry import days_of, register_lake_tables, transform, write
 from jobs.inputs import MartInputs, mart_inputs, player_days
 from lake.files import last_commit
 from lake.io import read_events, register_table
@@ -64,11 +64,14 @@ def compute_marts(
     """
     events = read_events(spark, events_path).select(*MART_INPUT_COLUMNS)
     inputs = kept(events)
+    # A row per day, read by every daily mart: computed once, before they are written at once.
+    days = days_of(spark, settings, events_path).cache()
+    days.count()
 
     def compute(name: str) -> str:
         started = time.perf_counter()
         out = settings.mart_path(name)
-        write(MARTS[name], transform(MARTS[name], inputs), out, None, None)
+        write(MARTS[name], transform(MARTS[name], inputs), out, None, None, days)
         # Read from the log, not by a Spark job that would queue behind the other marts' jobs;
         # a full overwrite wrote every row of the mart.
         commit = last_commit(out)
@@ -86,7 +89,7 @@ def compute_marts(
         for name in names:
             register_table(spark, name, settings.mart_path(name))
         register_lake_tables(spark, names, events_path, settings.quarantine_path)
-    for frame in inputs.frames().values():
+    for frame in [*inputs.frames().values(), days]:
         frame.unpersist()
 
 

@@ -22,3 +22,6 @@ class LakeSettings(RuntimeSettings):
     trigger_interval: str = "10 seconds"
     dedupe_horizon_days: int = 30
     fail_on_data_loss: bool = True
+    # How long after a day ends its events may still arrive (a phone's offline queue, say)
+    # before the daily marts call the day complete.
+    late_arrival_allowance_s: int = 86_400

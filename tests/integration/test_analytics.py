@@ -129,9 +129,8 @@ def test_a_rerun_gives_the_same_output_and_the_previous_run_stays_readable(spark
     path = LakeLayout(env["QUESTLOG_LAKE_ROOT"]).mart_path("player_purchases")
     before = mart_frame(spark, env, "player_purchases").sort_values("player_id")
     previous = table_version(spark, path)
-    refresh(
-        spark, MARTS["player_purchases"], LakeLayout(env["QUESTLOG_LAKE_ROOT"]).events_path, path
-    )
+    settings = LakeSettings.from_env({**os.environ, **env})
+    refresh(spark, settings, MARTS["player_purchases"], settings.events_path, path)
     after = mart_frame(spark, env, "player_purchases").sort_values("player_id")
     pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
     assert table_version(spark, path) == previous + 1
@@ -203,7 +202,9 @@ def test_named_marts_are_computed_and_a_date_range_recomputes_only_those_days(sp
     assert response.status_code == 202
     land(spark, env)
     out = settings.mart_path("daily_item_sales")
-    commit = refresh(spark, MARTS["daily_item_sales"], settings.events_path, out, day, day)
+    commit = refresh(
+        spark, settings, MARTS["daily_item_sales"], settings.events_path, out, day, day
+    )
     assert commit.rows == len(before[before.event_date == day]) + 1  # the day's rows and a crown
 
     after = mart_frame(spark, env, "daily_item_sales")

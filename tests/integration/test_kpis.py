@@ -152,3 +152,14 @@ def test_the_player_endpoint_gives_a_players_segment_and_spend_rank(spark, game)
         "lifetime_spend": pytest.approx(whale.lifetime_spend),
         "spend_rank": 1,
     }
+
+
+def test_daily_rows_say_whether_their_day_is_complete_and_how_much_came_late(spark, game):
+    frame = sent(game["events"])
+    rows = mart_frame(spark, game["env"], "daily_kpis").set_index("event_date").sort_index()
+    yesterday = game["as_of"] - timedelta(days=1)
+    # Yesterday is still inside its day of late-arrival allowance; the days before are over,
+    # past it, and landed past it (the events were received today).
+    assert dict(rows.day_complete) == {day: day < yesterday for day in rows.index}
+    # Sent today, every event arrived after its day had ended.
+    assert dict(rows.late_events) == frame.groupby("event_date").size().to_dict()

@@ -162,7 +162,7 @@ def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, o
     lake, env = own_landed_lake["lake_root"], own_landed_lake["env"]
     settings = LakeSettings.from_env({**os.environ, **env})
     mart_uri = settings.mart_path("player_purchases")
-    refresh(spark, MARTS["player_purchases"], settings.events_path, mart_uri)
+    refresh(spark, settings, MARTS["player_purchases"], settings.events_path, mart_uri)
     assert "p1" in set(DeltaTable(mart_uri).to_pandas().player_id)
     version = DeltaTable(mart_uri).version()
     sent = sum(1 for e in own_landed_lake["events"] if e["player_id"] == "p1")

@@ -1,6 +1,6 @@
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -9,7 +9,7 @@ from deltalake import write_deltalake
 from werkzeug.exceptions import ServiceUnavailable
 
 from ingest import create_app
-from ingest.players import MARTS, MartFiles, PlayerState
+from ingest.players import MARTS, MartFiles, PlayerState, data_age_s, player_view
 from ingest.settings import IngestSettings
 
 T1 = datetime(2026, 11, 20, 10, 0)
@@ -203,7 +203,10 @@ def test_the_player_endpoint_answers_200_with_its_age_and_404(lake, publisher):
     assert response.status_code == 200
     assert response.json["inventory"]["sword"]["quantity"] == 2
     assert response.json["state_age_s"] == 0.0
-    assert response.headers["Age"] == "0"
+    # The data is as old as the marts' computation (T1), not as the read.
+    expected_s = (datetime.now(UTC) - T1.replace(tzinfo=UTC)).total_seconds()
+    assert response.json["data_age_s"] == pytest.approx(expected_s, abs=60)
+    assert int(response.headers["Age"]) == pytest.approx(expected_s, abs=60)
     missing = client.get("/v1/players/nobody")
     assert missing.status_code == 404
     assert "nobody" in missing.json["message"]
@@ -246,3 +249,13 @@ def test_a_player_gets_their_segment_and_spend_rank_once_segments_are_computed(l
     write_version(lake, "spender_segments", [segment])
     spending = state_of(lake).lookup("ana")[0]["spending"]
     assert spending == {"segment": "whale", "lifetime_spend": 200.0, "spend_rank": 1}
+
+
+def test_an_answer_is_as_old_as_the_oldest_mart_it_comes_from():
+    older, newer = T1, T1 + timedelta(hours=2)
+    view = player_view(
+        inventory("ana", [("sword", 1)], computed_at=newer),
+        {**purchases("ana", 100.0), "computed_at": older},
+    )
+    assert view["computed_at"] == older.isoformat()
+    assert data_age_s(view, older.replace(tzinfo=UTC) + timedelta(seconds=90)) == 90.0
