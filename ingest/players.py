@@ -83,7 +83,10 @@ class PlayerState:
     A request never reads the lake itself: it gets the last state read, with its age, while
     one background thread reads the next. A lake that hangs or fails only makes that state
     older; before the first read has finished a request waits until `wait_s` after that read
-    started, then gets 503.
+    started, then gets 503. A read that has hung for `read_timeout_s` is abandoned (delta-rs
+    takes no timeout; its daemon thread is left waiting) and the next request starts another,
+    so a lake that answers again is read again; an abandoned read that returns later is
+    ignored.
     `load(mart)` returns a mart as an Arrow table (`MartFiles.table`).
     """
 
@@ -93,11 +96,15 @@ class PlayerState:
         refresh_s: float,
         wait_s: float = 1.0,
         clock=time.monotonic,
+        read_timeout_s: float = 60.0,
     ):
         self.load = load
         self.refresh_s = refresh_s
         self.wait_s = wait_s
+        self.read_timeout_s = read_timeout_s
         self.clock = clock
+        # Each read's number: only the newest may store what it read.
+        self._generation = 0
         self._players: dict[str, dict] | None = None
         self._read_at: float | None = None
         self._started_at: float | None = None
@@ -109,7 +116,12 @@ class PlayerState:
     @classmethod
     def from_settings(cls, settings) -> PlayerState:
         files = MartFiles(settings.lake_root)
-        return cls(files.table, settings.player_state_refresh_s, settings.player_state_wait_s)
+        return cls(
+            files.table,
+            settings.player_state_refresh_s,
+            settings.player_state_wait_s,
+            read_timeout_s=settings.player_state_read_timeout_s,
+        )
 
     def _rows_by_player(self, mart: str) -> dict[str, dict]:
         try:
@@ -118,7 +130,7 @@ class PlayerState:
             return {}
         return {row["player_id"]: row for row in table.to_pylist()}
 
-    def _read(self) -> None:
+    def _read(self, generation: int) -> None:
         try:
             rows = {mart: self._rows_by_player(mart) for mart in MARTS}
             inventory, purchases = rows["player_inventory"], rows["player_purchases"]
@@ -130,25 +142,35 @@ class PlayerState:
                 for player_id in inventory.keys() | purchases.keys()
             }
             with self._lock:
-                self._players, self._read_at, self._error = players, self.clock(), ""
+                if generation == self._generation:
+                    self._players, self._read_at, self._error = players, self.clock(), ""
         except Exception as error:  # the lake failed: keep the last state, say why
             with self._lock:
-                self._error = f"the marts cannot be read: {error!r}"[:500]
+                if generation == self._generation:
+                    self._error = f"the marts cannot be read: {error!r}"[:500]
         finally:
             with self._lock:
-                self._reading = False
+                if generation == self._generation:
+                    self._reading = False
             self._first_read.set()
 
     def _refresh_if_due(self) -> None:
-        """Start a background read when the state is older than `refresh_s` and none runs."""
+        """Start a background read when the state is older than `refresh_s` and none runs, or
+        when the one running has hung for `read_timeout_s`."""
         with self._lock:
             now = self.clock()
-            if self._reading or (
-                self._started_at is not None and now - self._started_at < self.refresh_s
-            ):
-                return
+            if self._started_at is not None:
+                running_s = now - self._started_at
+                if running_s < (self.read_timeout_s if self._reading else self.refresh_s):
+                    return
+                if self._reading:
+                    self._error = f"a read of the marts hung for {running_s:.0f} s: read again"
+            self._generation += 1
             self._reading, self._started_at = True, now
-        threading.Thread(target=self._read, name="player-state", daemon=True).start()
+            generation = self._generation
+        threading.Thread(
+            target=self._read, args=(generation,), name="player-state", daemon=True
+        ).start()
 
     def lookup(self, player_id: str) -> tuple[dict | None, float]:
         """The player's state (None when the marts do not know them) and its age in seconds.

@@ -44,6 +44,8 @@ class IngestSettings(RuntimeSettings):
     player_state_refresh_s: float = 30.0
     # How long a player request waits for the marts when none were read yet, then 503.
     player_state_wait_s: float = 1.0
+    # A read of the marts that has not finished after this long is abandoned for a new one.
+    player_state_read_timeout_s: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> IngestSettings:

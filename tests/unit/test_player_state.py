@@ -159,7 +159,7 @@ def test_a_lake_that_hangs_before_the_first_read_gives_503_within_the_wait(lake)
 def test_a_lake_that_hangs_later_leaves_the_last_state_served_with_its_age(lake):
     clock = Clock()
     hanging = HangingLake(lake)
-    state = PlayerState(hanging.table, refresh_s=30, wait_s=1.0, clock=clock)
+    state = PlayerState(hanging.table, refresh_s=30, wait_s=1.0, clock=clock, read_timeout_s=150)
     assert state.lookup("ana")[0] is not None
     hanging.hang()
     clock.now = 100
@@ -170,11 +170,48 @@ def test_a_lake_that_hangs_later_leaves_the_last_state_served_with_its_age(lake)
         assert age_s == 100
     assert time.monotonic() - started < 1.0
     # the first read loads every mart, the next hangs on the first; no third one piles up
+    # before the read timeout
     eventually(lambda: hanging.calls == len(MARTS) + 1)
     clock.now = 200
     state.lookup("ana")
     assert hanging.calls == len(MARTS) + 1
     hanging.released.set()
+
+
+def test_a_read_that_hangs_past_its_timeout_is_read_again_and_its_late_answer_ignored(lake):
+    files = MartFiles(f"file://{lake}")
+    stale = {mart: files.table(mart) for mart in ("player_inventory", "player_purchases")}
+    hung: list[int] = []  # the thread whose read hangs
+    hanging, released = threading.Event(), threading.Event()
+
+    def load(mart):
+        if hanging.is_set() and not hung:
+            hung.append(threading.get_ident())
+        if hung and threading.get_ident() == hung[0]:
+            released.wait()
+            return stale[mart] if mart in stale else files.table(mart)  # the version before
+        return files.table(mart)
+
+    clock = Clock()
+    state = PlayerState(load, refresh_s=30, wait_s=1.0, clock=clock, read_timeout_s=60)
+    assert state.lookup("ana")[0]["guild_id"] == "wolves"
+    hanging.set()
+    clock.now = 31  # due: a read starts, and hangs
+    state.lookup("ana")
+    eventually(lambda: bool(hung))
+    clock.now = 90  # 59 s into it: still waited for
+    state.lookup("ana")
+    assert state._generation == 2
+    # The lake answers again, with a newer version, to any read but the hung one.
+    write_version(lake, "player_inventory", [inventory("ana", [("sword", 2)], "bears")])
+    clock.now = 92  # 61 s: abandoned, read again
+    state.lookup("ana")
+    eventually(lambda: state.lookup("ana")[0]["guild_id"] == "bears")
+    assert state._error == ""
+    # The hung read returns the old version at last: it is ignored.
+    released.set()
+    eventually(lambda: hung[0] not in {thread.ident for thread in threading.enumerate()})
+    assert state.lookup("ana")[0]["guild_id"] == "bears"
 
 
 def test_a_lake_that_fails_later_leaves_the_last_state_served(lake):
