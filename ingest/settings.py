@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 from runtime.settings import RuntimeSettings, env_overrides
 
+# The shortest API key production accepts: 32 characters of `secrets.token_urlsafe(24)` carry
+# 192 random bits, past guessing; `k1` or a word is not.
+MIN_PRODUCTION_KEY_LENGTH = 32
+
 
 @dataclass(frozen=True, kw_only=True)
 class IngestSettings(RuntimeSettings):
@@ -63,6 +67,14 @@ class IngestSettings(RuntimeSettings):
         if self.env == "production":
             if not self.api_keys:
                 raise ValueError("QUESTLOG_ENV=production needs QUESTLOG_API_KEYS")
+            for entry in self.api_keys:
+                key = entry.partition("=")[0]
+                if len(key) < MIN_PRODUCTION_KEY_LENGTH:
+                    raise ValueError(
+                        f"QUESTLOG_API_KEYS entry {key[:4]}...: production needs keys of at "
+                        f"least {MIN_PRODUCTION_KEY_LENGTH} characters "
+                        "(python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+                    )
             if self.seed_routes == "open":
                 raise ValueError("QUESTLOG_ENV=production needs QUESTLOG_SEED_ROUTES=key or off")
 

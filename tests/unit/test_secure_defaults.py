@@ -16,7 +16,11 @@ from ingest.publisher import KafkaPublisher, PublishError
 from ingest.settings import IngestSettings
 from lake.settings import REPO_ROOT
 
-PRODUCTION = IngestSettings(env="production", api_keys=("k=events:write",), seed_routes="key")
+# Keys long enough for production, as `secrets.token_urlsafe(24)` draws them.
+WRITER, READER, NEXT_WRITER = "w" * 32, "r" * 32, "n" * 32
+PRODUCTION = IngestSettings(
+    env="production", api_keys=(f"{WRITER}=events:write",), seed_routes="key"
+)
 
 
 def test_production_without_api_keys_refuses_to_start(publisher):
@@ -33,27 +37,57 @@ def test_production_reads_from_the_environment():
     with pytest.raises(ValueError, match="QUESTLOG_API_KEYS"):
         IngestSettings.from_env({"QUESTLOG_ENV": "production"})
     with pytest.raises(ValueError, match="SEED_ROUTES"):
-        IngestSettings.from_env({"QUESTLOG_ENV": "production", "QUESTLOG_API_KEYS": "a"})
+        IngestSettings.from_env({"QUESTLOG_ENV": "production", "QUESTLOG_API_KEYS": WRITER})
     keyed = IngestSettings.from_env(
         {
             "QUESTLOG_ENV": "production",
-            "QUESTLOG_API_KEYS": "a,b=players:read",
+            "QUESTLOG_API_KEYS": f"{WRITER},{READER}=players:read",
             "QUESTLOG_SEED_ROUTES": "off",
         }
     )
-    assert keyed.api_keys == ("a", "b=players:read")
+    assert keyed.api_keys == (WRITER, f"{READER}=players:read")
+
+
+def test_production_refuses_a_short_key_naming_only_its_start():
+    for short in ("k1", "game-k1=events:write", "x" * 31):
+        with pytest.raises(ValueError, match="at least 32 characters") as refused:
+            replace(PRODUCTION, api_keys=(f"{WRITER}=events:write", short)).check()
+    # Only a key's first four characters are named: the message goes to logs.
+    assert "xxxx..." in str(refused.value) and "x" * 5 not in str(refused.value)
+    # Development takes any key: the local stack's tests and demo.
+    replace(PRODUCTION, env="development", api_keys=("k1",)).check()
 
 
 def test_production_with_keys_serves_only_keyed_requests(publisher):
-    settings = replace(PRODUCTION, api_keys=("w=events:write", "r=players:read"))
+    settings = replace(PRODUCTION, api_keys=(f"{WRITER}=events:write", f"{READER}=players:read"))
     client = create_app({"SETTINGS": settings, "PUBLISHER": publisher}).test_client()
     event = {"event_type": "default", "player_id": "p"}
     assert client.post("/v1/events", json=event).status_code == 401
     assert client.get("/purchase_a_sword").status_code == 401
-    as_reader = client.post("/v1/events", json=event, headers={"Authorization": "Bearer r"})
+    as_reader = client.post("/v1/events", json=event, headers=bearer(READER))
     assert as_reader.status_code == 403
-    as_writer = client.post("/v1/events", json=event, headers={"Authorization": "Bearer w"})
+    as_writer = client.post("/v1/events", json=event, headers=bearer(WRITER))
     assert as_writer.status_code == 202
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_a_key_is_rotated_by_listing_the_old_and_the_new_then_dropping_the_old(publisher):
+    event = {"event_type": "default", "player_id": "p"}
+
+    def answers(keys: tuple[str, ...]) -> list[int]:
+        settings = replace(PRODUCTION, api_keys=keys)
+        client = create_app({"SETTINGS": settings, "PUBLISHER": publisher}).test_client()
+        return [
+            client.post("/v1/events", json=event, headers=bearer(key)).status_code
+            for key in (WRITER, NEXT_WRITER)
+        ]
+
+    assert answers((WRITER,)) == [202, 401]  # before
+    assert answers((WRITER, NEXT_WRITER)) == [202, 202]  # while clients move to the new key
+    assert answers((NEXT_WRITER,)) == [401, 202]  # after
 
 
 def test_api_keys_carry_their_scopes():
