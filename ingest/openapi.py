@@ -236,7 +236,7 @@ def build() -> dict:
                         "404": _error("no such player in the marts"),
                         "414": {"description": "request line over the server's limit"},
                         "429": _error("rate limit exceeded", RETRY_AFTER),
-                        "503": _error("the marts were never read (yet)"),
+                        "503": _error("the marts were never read (yet), or last read too long ago"),
                     },
                 }
             },

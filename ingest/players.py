@@ -86,7 +86,8 @@ class PlayerState:
     started, then gets 503. A read that has hung for `read_timeout_s` is abandoned (delta-rs
     takes no timeout; its daemon thread is left waiting) and the next request starts another,
     so a lake that answers again is read again; an abandoned read that returns later is
-    ignored.
+    ignored. Past `max_age_s` without a finished read, requests get 503 rather than state
+    that old.
     `load(mart)` returns a mart as an Arrow table (`MartFiles.table`).
     """
 
@@ -97,11 +98,13 @@ class PlayerState:
         wait_s: float = 1.0,
         clock=time.monotonic,
         read_timeout_s: float = 60.0,
+        max_age_s: float = 600.0,
     ):
         self.load = load
         self.refresh_s = refresh_s
         self.wait_s = wait_s
         self.read_timeout_s = read_timeout_s
+        self.max_age_s = max_age_s
         self.clock = clock
         # Each read's number: only the newest may store what it read.
         self._generation = 0
@@ -121,6 +124,7 @@ class PlayerState:
             settings.player_state_refresh_s,
             settings.player_state_wait_s,
             read_timeout_s=settings.player_state_read_timeout_s,
+            max_age_s=settings.player_state_max_age_s,
         )
 
     def _rows_by_player(self, mart: str) -> dict[str, dict]:
@@ -175,7 +179,8 @@ class PlayerState:
     def lookup(self, player_id: str) -> tuple[dict | None, float]:
         """The player's state (None when the marts do not know them) and its age in seconds.
 
-        Raises ServiceUnavailable when no state could be read within `wait_s`.
+        Raises ServiceUnavailable when no state could be read within `wait_s`, or when the
+        last state read is older than `max_age_s` (the lake has not answered since).
         """
         self._refresh_if_due()
         if self._players is None:
@@ -186,4 +191,10 @@ class PlayerState:
             players, read_at, error = self._players, self._read_at, self._error
         if players is None:
             raise ServiceUnavailable(error or f"the marts were not read within {self.wait_s:g} s")
-        return players.get(player_id), max(self.clock() - read_at, 0.0)
+        age_s = max(self.clock() - read_at, 0.0)
+        if age_s > self.max_age_s:
+            raise ServiceUnavailable(
+                f"the marts were last read {age_s:.0f} s ago, past the bound of "
+                f"{self.max_age_s:g} s: {error or 'no read has finished since'}"
+            )
+        return players.get(player_id), age_s

@@ -50,6 +50,8 @@ class IngestSettings(RuntimeSettings):
     player_state_wait_s: float = 1.0
     # A read of the marts that has not finished after this long is abandoned for a new one.
     player_state_read_timeout_s: float = 60.0
+    # Player reads get 503 once the last finished read of the marts is older than this.
+    player_state_max_age_s: float = 600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> IngestSettings:

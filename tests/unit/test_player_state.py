@@ -296,3 +296,24 @@ def test_an_answer_is_as_old_as_the_oldest_mart_it_comes_from():
     )
     assert view["computed_at"] == older.isoformat()
     assert data_age_s(view, older.replace(tzinfo=UTC) + timedelta(seconds=90)) == 90.0
+
+
+def test_state_older_than_its_bound_is_refused_with_503_until_the_lake_answers(lake):
+    clock = Clock()
+    hanging = HangingLake(lake)
+    state = PlayerState(
+        hanging.table, refresh_s=30, wait_s=1.0, clock=clock, read_timeout_s=60, max_age_s=300
+    )
+    assert state.lookup("ana")[0] is not None
+    hanging.hang()
+    clock.now = 300  # the last read finished 300 s ago: still served, with its age
+    assert state.lookup("ana")[1] == 300
+    clock.now = 301
+    with pytest.raises(ServiceUnavailable, match="last read 301 s ago"):
+        state.lookup("ana")
+    clock.now = 400  # the hung read is abandoned (past 60 s), a new one starts
+    with pytest.raises(ServiceUnavailable):
+        state.lookup("ana")
+    hanging.released.set()  # the lake answers again: the new read brings fresh state
+    eventually(lambda: state._read_at == 400)
+    assert state.lookup("ana")[1] == 0
