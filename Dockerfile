@@ -19,7 +19,7 @@ COPY requirements.lock ./
 # gunicorn and the date-time checker jsonschema uses; tests/unit/test_deployment.py checks this
 # list against the imports. pip takes every version, of these and of what they pull in, from
 # requirements.lock.
-ARG INGEST_PACKAGES="flask gunicorn kafka-python crc32c jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson cachetools prometheus-client python-json-logger deltalake pandas pyarrow"
+ARG INGEST_PACKAGES="flask gunicorn kafka-python crc32c jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson cachetools prometheus-client python-json-logger deltalake pandas pyarrow pyjwt cryptography"
 RUN echo "$INGEST_PACKAGES" | tr ' ' '\n' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock

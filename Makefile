@@ -57,6 +57,7 @@ demo: $(VENV)/.installed ## set up, start the stack, send events over HTTP, land
 
 serve: $(VENV)/.installed ## run the ingest service in the foreground as in production (needs QUESTLOG_API_KEYS)
 	QUESTLOG_ENV=$${QUESTLOG_ENV:-production} QUESTLOG_SEED_ROUTES=$${QUESTLOG_SEED_ROUTES:-key} \
+		QUESTLOG_OPS_BIND=$${QUESTLOG_OPS_BIND:-127.0.0.1:5001} \
 		$(VENV)/bin/gunicorn -c ingest/gunicorn.conf.py "ingest:create_app()"
 
 stream: up ## run the landing job as a supervised background service (restarts it with back-off)

@@ -81,7 +81,7 @@ def _client_events() -> tuple[list, bool]:
 @bp.post("/events")
 def post_events():
     """Validate, then log to Kafka; 202 only once Kafka acknowledged every event."""
-    key = guard.api_key(guard.EVENTS_WRITE)
+    sent_by = guard.sender()
     client_events, is_batch = _client_events()
     client_events = [normalize(event) for event in client_events]
     problems = [p for index, event in enumerate(client_events) for p in validate(event, index)]
@@ -99,7 +99,8 @@ def post_events():
             else "the event was rejected",
             problems=[p.as_dict() for p in problems],
         )
-    deliveries = intake.publish(client_events, api_version="v1", key=key)
+    guard.own_player_only(sent_by, [event["player_id"] for event in client_events])
+    deliveries = intake.publish(client_events, api_version="v1", sent_by=sent_by)
     body = {"accepted": len(deliveries), "event_ids": [d.event_id for d in deliveries]}
     return current_app.response_class(orjson.dumps(body), 202, mimetype="application/json")
 

@@ -13,9 +13,10 @@ from werkzeug.exceptions import HTTPException
 from ingest import metrics
 from ingest.errors import ApiError
 from ingest.guard import RateLimiter, parse_api_keys
-from ingest.ops import documented_methods
+from ingest.ops import documented_methods, keep_ops_apart
 from ingest.publisher import KafkaPublisher
 from ingest.settings import IngestSettings
+from ingest.tokens import PlayerTokens
 
 # A request slower than this is logged even when it succeeded.
 SLOW_REQUEST_S = 1.0
@@ -57,6 +58,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["API_KEYS"] = parse_api_keys(settings.api_keys)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     _configure_logging(app)
+    app.extensions["questlog.player_tokens"] = PlayerTokens.from_settings(settings)
+    if settings.env == "production" and settings.allow_unbound_client_keys:
+        app.logger.warning(
+            "QUESTLOG_ALLOW_UNBOUND_CLIENT_KEYS: client keys may send events for any player "
+            "(for a migration to player tokens only)"
+        )
     if settings.is_open:
         app.logger.warning(
             "open: no API keys are set, anyone may send events and read players "
@@ -73,6 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     limits = {
         "questlog.key_limiter": (settings.key_rate_per_s, settings.key_burst),
+        "questlog.address_limiter": (settings.address_rate_per_s, settings.address_burst),
         "questlog.player_limiter": (settings.player_rate_per_s, settings.player_burst),
         "questlog.read_limiter": (settings.player_read_rate_per_s, settings.player_read_burst),
     }
@@ -98,6 +106,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def _start_request():
         g.request_id = (request.headers.get("X-Request-Id") or os.urandom(16).hex())[:128]
         g.started = time.perf_counter()
+        keep_ops_apart()
         # Flask adds HEAD and OPTIONS to every GET route; only what the OpenAPI document
         # promises may run (a HEAD /purchase_a_sword must not log a purchase).
         if request.url_rule is not None:

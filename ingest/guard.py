@@ -1,20 +1,25 @@
-"""Who may do what, and how fast: scoped API keys and token-bucket rate limits."""
+"""Who may do what, and how fast: scoped API keys, player tokens, token-bucket rate limits."""
 
 from __future__ import annotations
 
 import hmac
 import threading
 import time
+from dataclasses import dataclass
+from ipaddress import ip_address, ip_network
 
 from cachetools import TTLCache
 from flask import abort, current_app, request
 
 from ingest.errors import ApiError
+from ingest.tokens import looks_like_a_token
 
-# What a key may be allowed to do.
+# What a key may be allowed to do: send events as a game client (for any player: production
+# refuses such keys unless told otherwise), send them as a server (for any player), read players.
 EVENTS_WRITE = "events:write"
+EVENTS_WRITE_ANY = "events:write:any"
 PLAYERS_READ = "players:read"
-SCOPES = (EVENTS_WRITE, PLAYERS_READ)
+SCOPES = (EVENTS_WRITE, EVENTS_WRITE_ANY, PLAYERS_READ)
 
 
 class RateLimiter:
@@ -69,21 +74,28 @@ def parse_api_keys(entries: tuple[str, ...]) -> dict[str, frozenset[str]]:
     return keys
 
 
-def api_key(scope: str = EVENTS_WRITE) -> str | None:
-    """The request's API key when keys are configured; aborts 401 without one, 403 off scope."""
+def _bearer() -> str:
+    """The credential of `Authorization: Bearer <credential>`, or ''."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
+def api_key(*scopes: str) -> str | None:
+    """The request's API key when keys are configured; aborts 401 without one, 403 when it
+    has none of `scopes` (default: events:write)."""
+    scopes = scopes or (EVENTS_WRITE,)
     keys: dict[str, frozenset[str]] = current_app.config["API_KEYS"]
     if not keys:
         return None
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() == "bearer" and given:
-        given_bytes = given.strip().encode("utf-8", "replace")
+    given = _bearer()
+    if given:
+        given_bytes = given.encode("utf-8", "replace")
         # Compare against every key so timing does not tell which one nearly matched.
         matches = [hmac.compare_digest(given_bytes, key.encode()) for key in keys]
         if any(matches):
             key = list(keys)[matches.index(True)]
-            if scope not in keys[key]:
-                abort(403, f"this API key does not have the {scope} scope")
+            if not keys[key] & set(scopes):
+                abort(403, f"this API key does not have the {' or '.join(scopes)} scope")
             return key
     raise ApiError(
         401,
@@ -92,17 +104,81 @@ def api_key(scope: str = EVENTS_WRITE) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class Sender:
+    """Who sends events: the name its rate limit is kept under (None: the open service), the
+    one player it may send for (None: any), and whether it is a server (not limited by its
+    address)."""
+
+    name: str | None
+    player: str | None = None
+    server: bool = False
+
+
+def client_address() -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the nearest
+    address in X-Forwarded-For that is not one (read from the right: the left is the
+    client's own say)."""
+    trusted = [
+        ip_network(proxy, strict=False) for proxy in current_app.config["SETTINGS"].trusted_proxies
+    ]
+
+    def is_trusted(address: str) -> bool:
+        try:
+            return any(ip_address(address) in network for network in trusted)
+        except ValueError:
+            return False
+
+    address = request.remote_addr or ""
+    if not is_trusted(address):
+        return address
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = hop.strip()
+        if hop and not is_trusted(hop):
+            return hop[:64]
+    return address
+
+
+def sender() -> Sender:
+    """The request's sender of events: a player token, bound to its player, when tokens are
+    configured and one is sent; else an API key that may send events (401/403 as `api_key`):
+    a server's key is limited as itself, a client key by the client's address."""
+    tokens = current_app.extensions.get("questlog.player_tokens")
+    given = _bearer()
+    if tokens is not None and looks_like_a_token(given):
+        player = tokens.player(given)
+        return Sender(f"player:{player}", player)
+    key = api_key(EVENTS_WRITE, EVENTS_WRITE_ANY)
+    if key is not None and EVENTS_WRITE_ANY in current_app.config["API_KEYS"][key]:
+        return Sender(f"key:{key}", server=True)
+    return Sender(f"client:{client_address()}" if key is not None else None)
+
+
+def own_player_only(sent_by: Sender, player_ids: list[str]) -> None:
+    """A player token sends only its own player's events: 403 naming the first other one."""
+    if sent_by.player is None:
+        return
+    for index, player_id in enumerate(player_ids):
+        if player_id != sent_by.player:
+            abort(
+                403,
+                f"event {index} is for player {player_id[:128]!r}; this player token may send "
+                f"only for {sent_by.player[:128]!r}",
+            )
+
+
 def _retry_after(wait: float) -> str:
     return str(max(current_app.config["SETTINGS"].retry_after_s, int(min(wait, 3600)) + 1))
 
 
-def limit(key: str | None, players: dict[str, int]) -> None:
-    """Charge the key and each player; aborts 429 with Retry-After when a bucket is empty."""
-    waits = [
-        current_app.extensions["questlog.key_limiter"].take(
-            key or "(anonymous)", sum(players.values())
-        )
-    ]
+def limit(sent_by: Sender, players: dict[str, int]) -> None:
+    """Charge the sender, its client's address (unless it is a server) and each player;
+    aborts 429 with Retry-After when a bucket is empty."""
+    count = sum(players.values())
+    waits = [current_app.extensions["questlog.key_limiter"].take(sent_by.name or "(open)", count)]
+    if not sent_by.server:
+        address_limiter = current_app.extensions["questlog.address_limiter"]
+        waits.append(address_limiter.take(client_address(), count))
     player_limiter = current_app.extensions["questlog.player_limiter"]
     waits += [player_limiter.take(player, count) for player, count in players.items()]
     wait = max(waits)

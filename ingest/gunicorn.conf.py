@@ -16,10 +16,13 @@ import tempfile
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="questlog-metrics-")
 
-from ingest.settings import ServingSettings  # noqa: E402
+from ingest.settings import IngestSettings, ServingSettings  # noqa: E402
+from runtime.settings import env_overrides  # noqa: E402
 
 serving = ServingSettings.from_env()
-bind = serving.ingest_bind
+# The ops port (metrics, readiness detail, OpenAPI), when set, on its own listener.
+ops_bind = env_overrides(IngestSettings, os.environ, only={"ops_bind"}).get("ops_bind")
+bind = [serving.ingest_bind, ops_bind] if ops_bind else serving.ingest_bind
 workers = serving.ingest_workers
 threads = serving.ingest_threads
 worker_class = "gthread"

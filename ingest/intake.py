@@ -9,7 +9,7 @@ from flask import current_app, request
 from events.envelope import EncodeError, enrich, utc_now_iso
 from ingest import metrics
 from ingest.errors import ApiError
-from ingest.guard import limit
+from ingest.guard import Sender, limit
 from ingest.publisher import Delivery, PublishError
 
 
@@ -28,13 +28,13 @@ def _reject(events: list[dict], reason: str) -> None:
         metrics.EVENTS_REJECTED.labels(event_type, reason).inc(count)
 
 
-def publish(client_events: list[dict], *, api_version: str, key: str | None) -> list[Delivery]:
+def publish(client_events: list[dict], *, api_version: str, sent_by: Sender) -> list[Delivery]:
     """Enrich valid client events and log them to Kafka; aborts 429 or 503 otherwise."""
     received_at = utc_now_iso()
     context = request_context(api_version)
     events = [enrich(event, context, received_at) for event in client_events]
     try:
-        limit(key, Counter(e["player_id"] for e in events))
+        limit(sent_by, Counter(e["player_id"] for e in events))
     except Exception:
         _reject(events, "rate_limited")
         raise

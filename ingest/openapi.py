@@ -62,8 +62,13 @@ def _seed_route(summary: str, extra_params: list | None = None) -> dict:
                 "414": {
                     "description": "request line over the server's limit (gunicorn, 4094 bytes)"
                 },
-                "401": _error("an API key is required (seed_routes=key)"),
-                "403": _error("the API key lacks the events:write scope"),
+                "401": _error(
+                    "an API key or player token is required (seed_routes=key), or "
+                    "the player token is not valid"
+                ),
+                "403": _error(
+                    "the API key may not send events, or the player token names another player"
+                ),
                 "404": _error("the seed routes are turned off"),
                 "429": _error("rate limit exceeded", RETRY_AFTER),
                 "503": _error("Kafka did not acknowledge in time", RETRY_AFTER),
@@ -98,7 +103,14 @@ def build() -> dict:
             ),
         },
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API key, or a player token (a JWT naming its player in "
+                    "`sub`) where events are sent",
+                }
+            },
             "schemas": {
                 **event_schemas,
                 "Event": event_ref,
@@ -195,8 +207,11 @@ def build() -> dict:
                             "content": _json("Accepted"),
                         },
                         "400": _error("invalid events, each named by index, field and reason"),
-                        "401": _error("a valid API key is required"),
-                        "403": _error("the API key lacks the events:write scope"),
+                        "401": _error("a valid API key or player token is required"),
+                        "403": _error(
+                            "the API key may not send events, or an event is for "
+                            "another player than the player token's"
+                        ),
                         "413": _error("too many events or too many bytes (also after gunzip)"),
                         "415": _error("not application/json, or an unsupported encoding"),
                         "429": _error("rate limit exceeded", RETRY_AFTER),

@@ -10,7 +10,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -25,11 +25,37 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
+# What only the ops port serves when there is one; the public port keeps the API, liveness and
+# readiness without its detail (broker names and errors are not the public's).
+OPS_ONLY = frozenset({"ops.prometheus_metrics", "ops.openapi"})
+
+
+def on_ops_port() -> bool:
+    """Whether this request came in on the ops port (True when the ops routes share the
+    public port)."""
+    port = current_app.config["SETTINGS"].ops_port
+    return port is None or request.environ.get("SERVER_PORT") == str(port)
+
+
+def keep_ops_apart() -> None:
+    """With an ops port, the ops-only routes answer only there and the API only on the public
+    port (404 elsewhere); liveness and readiness answer on both."""
+    if current_app.config["SETTINGS"].ops_port is None or request.url_rule is None:
+        return
+    if request.endpoint in {"ops.healthz", "ops.readyz"}:
+        return
+    if on_ops_port() != (request.endpoint in OPS_ONLY):
+        abort(404)
+
+
 @bp.get("/readyz")
 def readyz():
     """Ready when the broker answers and the topic exists (answer reused for a second)."""
     ready, detail = current_app.extensions["questlog.publisher"].ready()
-    response = jsonify({"status": "ready" if ready else "not ready", "detail": detail})
+    body = {"status": "ready" if ready else "not ready"}
+    if on_ops_port():
+        body["detail"] = detail
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     return response
 

@@ -29,12 +29,31 @@ class IngestSettings(RuntimeSettings):
     max_in_flight_events: int = 20_000
     max_batch_events: int = 500
     max_body_bytes: int = 1_000_000
-    # `key` (may send events) or `key=events:write+players:read` (scopes joined by `+`).
+    # `key` (may send events) or `key=events:write:any+players:read` (scopes joined by `+`):
+    # `events:write:any` is a server's key (any player), `events:write` a client's key, which
+    # production refuses unless `allow_unbound_client_keys` (clients send player tokens).
     api_keys: tuple[str, ...] = ()
+    allow_unbound_client_keys: bool = False
+    # Player tokens (JWTs of the studio's auth service): its public key (PEM) or JWKS file,
+    # and the audience, issuer and algorithms a token must have. Off when neither file is set.
+    player_token_public_key_file: str = ""
+    player_token_jwks_file: str = ""
+    player_token_audience: str = ""
+    player_token_issuer: str = ""
+    player_token_algorithms: tuple[str, ...] = ("RS256", "ES256")
     # "open" (as the seed), "key" (needs an API key) or "off" (404).
     seed_routes: str = "open"
+    # Events per second of a sender: a server key, a player token's player, or a client key's
+    # client address (clients sharing a key do not share its bucket).
     key_rate_per_s: float = 1000.0
     key_burst: int = 5000
+    # Events per second of one client address, for player tokens and client keys (not for
+    # servers' keys); behind a carrier's NAT many players share one.
+    address_rate_per_s: float = 500.0
+    address_burst: int = 2500
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; from anyone
+    # else the header is ignored, so a client cannot choose the address it is limited by.
+    trusted_proxies: tuple[str, ...] = ()
     player_rate_per_s: float = 50.0
     player_burst: int = 500
     # GET /v1/players/<id> per API key (or client address when keys are off).
@@ -48,6 +67,10 @@ class IngestSettings(RuntimeSettings):
     player_state_refresh_s: float = 30.0
     # How long a player request waits for the marts when none were read yet, then 503.
     player_state_wait_s: float = 1.0
+    # host:port of the ops port: metrics, readiness with its detail and the OpenAPI document,
+    # bound apart from the public port, which then answers only the API and the probes'
+    # status. Empty: the ops routes answer on the public port (development only).
+    ops_bind: str = ""
     # A read of the marts that has not finished after this long is abandoned for a new one.
     player_state_read_timeout_s: float = 60.0
     # Player reads get 503 once the last finished read of the marts is older than this.
@@ -66,11 +89,29 @@ class IngestSettings(RuntimeSettings):
             raise ValueError("QUESTLOG_SEED_ROUTES must be open, key or off")
         if self.env not in ("development", "production"):
             raise ValueError("QUESTLOG_ENV must be development or production")
+        tokens = self.player_token_public_key_file or self.player_token_jwks_file
+        if tokens and not (self.player_token_audience and self.player_token_issuer):
+            raise ValueError(
+                "player tokens need QUESTLOG_PLAYER_TOKEN_AUDIENCE and "
+                "QUESTLOG_PLAYER_TOKEN_ISSUER: a token for another service must not pass"
+            )
+        if any(
+            alg.upper().startswith("HS") or alg == "none" for alg in self.player_token_algorithms
+        ):
+            raise ValueError("QUESTLOG_PLAYER_TOKEN_ALGORITHMS takes public-key algorithms only")
         if self.env == "production":
             if not self.api_keys:
                 raise ValueError("QUESTLOG_ENV=production needs QUESTLOG_API_KEYS")
             for entry in self.api_keys:
-                key = entry.partition("=")[0]
+                key, _, scopes = entry.partition("=")
+                unbound = not scopes or "events:write" in scopes.split("+")
+                if unbound and not self.allow_unbound_client_keys:
+                    raise ValueError(
+                        f"QUESTLOG_API_KEYS entry {key[:4]}...: a client key may send for any "
+                        "player; give game clients player tokens (QUESTLOG_PLAYER_TOKEN_*) "
+                        "and servers the events:write:any scope, or, while clients move, set "
+                        "QUESTLOG_ALLOW_UNBOUND_CLIENT_KEYS=true"
+                    )
                 if len(key) < MIN_PRODUCTION_KEY_LENGTH:
                     raise ValueError(
                         f"QUESTLOG_API_KEYS entry {key[:4]}...: production needs keys of at "
@@ -79,6 +120,16 @@ class IngestSettings(RuntimeSettings):
                     )
             if self.seed_routes == "open":
                 raise ValueError("QUESTLOG_ENV=production needs QUESTLOG_SEED_ROUTES=key or off")
+            if not self.ops_bind:
+                raise ValueError(
+                    "QUESTLOG_ENV=production needs QUESTLOG_OPS_BIND (host:port of the ops "
+                    "port: metrics, readiness detail, OpenAPI), apart from the public port"
+                )
+
+    @property
+    def ops_port(self) -> int | None:
+        """The port of `ops_bind`, or None when the ops routes share the public port."""
+        return int(self.ops_bind.rsplit(":", 1)[1]) if self.ops_bind else None
 
     @property
     def is_open(self) -> bool:

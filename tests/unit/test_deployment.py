@@ -255,7 +255,10 @@ def test_settings_objects_build_from_the_compose_environment(services):
     lake_default, ingest_default = LakeSettings(), IngestSettings()
     for name in ("ingest", "streaming", "marts", "jupyter"):
         # The keys come from the operator's shell (the ingest refuses to start without).
-        environ = {**questlog_env(services[name]), "QUESTLOG_API_KEYS": "k" * 32}
+        environ = {
+            **questlog_env(services[name]),
+            "QUESTLOG_API_KEYS": "k" * 32 + "=events:write:any",
+        }
         lake = LakeSettings.from_env(environ)
         ingest = IngestSettings.from_env(environ)
         brokers = ",".join(f"{broker}:9092" for broker in nodes(services, "kafka"))
@@ -274,7 +277,9 @@ def test_compose_runs_the_ingest_in_production_mode_refusing_to_start_without_ke
     assert environ["QUESTLOG_ENV"] == "production"
     with pytest.raises(ValueError, match="QUESTLOG_API_KEYS"):
         IngestSettings.from_env(environ)
-    keyed = IngestSettings.from_env({**environ, "QUESTLOG_API_KEYS": "k" * 32 + "=events:write"})
+    keyed = IngestSettings.from_env(
+        {**environ, "QUESTLOG_API_KEYS": "k" * 32 + "=events:write:any"}
+    )
     assert keyed.seed_routes == "key"
 
 

@@ -19,7 +19,10 @@ from lake.settings import REPO_ROOT
 # Keys long enough for production, as `secrets.token_urlsafe(24)` draws them.
 WRITER, READER, NEXT_WRITER = "w" * 32, "r" * 32, "n" * 32
 PRODUCTION = IngestSettings(
-    env="production", api_keys=(f"{WRITER}=events:write",), seed_routes="key"
+    env="production",
+    api_keys=(f"{WRITER}=events:write:any",),
+    seed_routes="key",
+    ops_bind="127.0.0.1:5001",
 )
 
 
@@ -37,21 +40,26 @@ def test_production_reads_from_the_environment():
     with pytest.raises(ValueError, match="QUESTLOG_API_KEYS"):
         IngestSettings.from_env({"QUESTLOG_ENV": "production"})
     with pytest.raises(ValueError, match="SEED_ROUTES"):
-        IngestSettings.from_env({"QUESTLOG_ENV": "production", "QUESTLOG_API_KEYS": WRITER})
+        IngestSettings.from_env(
+            {"QUESTLOG_ENV": "production", "QUESTLOG_API_KEYS": f"{WRITER}=events:write:any"}
+        )
     keyed = IngestSettings.from_env(
         {
             "QUESTLOG_ENV": "production",
-            "QUESTLOG_API_KEYS": f"{WRITER},{READER}=players:read",
+            "QUESTLOG_API_KEYS": f"{WRITER}=events:write:any,{READER}=players:read",
             "QUESTLOG_SEED_ROUTES": "off",
+            "QUESTLOG_OPS_BIND": "127.0.0.1:5001",
         }
     )
-    assert keyed.api_keys == (WRITER, f"{READER}=players:read")
+    assert keyed.api_keys == (f"{WRITER}=events:write:any", f"{READER}=players:read")
 
 
 def test_production_refuses_a_short_key_naming_only_its_start():
-    for short in ("k1", "game-k1=events:write", "x" * 31):
+    for short in ("k1", "game-k1", "x" * 31):
         with pytest.raises(ValueError, match="at least 32 characters") as refused:
-            replace(PRODUCTION, api_keys=(f"{WRITER}=events:write", short)).check()
+            replace(
+                PRODUCTION, api_keys=(f"{WRITER}=events:write:any", f"{short}=players:read")
+            ).check()
     # Only a key's first four characters are named: the message goes to logs.
     assert "xxxx..." in str(refused.value) and "x" * 5 not in str(refused.value)
     # Development takes any key: the local stack's tests and demo.
@@ -59,7 +67,9 @@ def test_production_refuses_a_short_key_naming_only_its_start():
 
 
 def test_production_with_keys_serves_only_keyed_requests(publisher):
-    settings = replace(PRODUCTION, api_keys=(f"{WRITER}=events:write", f"{READER}=players:read"))
+    settings = replace(
+        PRODUCTION, api_keys=(f"{WRITER}=events:write:any", f"{READER}=players:read")
+    )
     client = create_app({"SETTINGS": settings, "PUBLISHER": publisher}).test_client()
     event = {"event_type": "default", "player_id": "p"}
     assert client.post("/v1/events", json=event).status_code == 401
@@ -85,9 +95,10 @@ def test_a_key_is_rotated_by_listing_the_old_and_the_new_then_dropping_the_old(p
             for key in (WRITER, NEXT_WRITER)
         ]
 
-    assert answers((WRITER,)) == [202, 401]  # before
-    assert answers((WRITER, NEXT_WRITER)) == [202, 202]  # while clients move to the new key
-    assert answers((NEXT_WRITER,)) == [401, 202]  # after
+    old, new = f"{WRITER}=events:write:any", f"{NEXT_WRITER}=events:write:any"
+    assert answers((old,)) == [202, 401]  # before
+    assert answers((old, new)) == [202, 202]  # while clients move to the new key
+    assert answers((new,)) == [401, 202]  # after
 
 
 def test_api_keys_carry_their_scopes():
@@ -186,3 +197,37 @@ def test_make_serve_refuses_to_start_without_api_keys():
     )
     assert result.returncode != 0
     assert "QUESTLOG_ENV=production needs QUESTLOG_API_KEYS" in result.stdout + result.stderr
+
+
+def test_production_without_an_ops_port_refuses_to_start(publisher):
+    with pytest.raises(ValueError, match="QUESTLOG_OPS_BIND"):
+        create_app({"SETTINGS": replace(PRODUCTION, ops_bind=""), "PUBLISHER": publisher})
+
+
+def on_port(port: int) -> str:
+    """The base URL of a request that came in on `port`: SERVER_PORT is the listener's
+    (gunicorn sets it from the socket, not from the Host header)."""
+    return f"http://localhost:{port}"
+
+
+def test_with_an_ops_port_metrics_openapi_and_readiness_detail_stay_off_the_public_port(
+    publisher,
+):
+    client = create_app({"SETTINGS": PRODUCTION, "PUBLISHER": publisher}).test_client()
+    public, ops = on_port(5000), on_port(5001)
+    for path in ("/metrics", "/openapi.json"):
+        assert client.get(path, base_url=public).status_code == 404, path
+        assert client.get(path, base_url=ops).status_code == 200, path
+    publisher.available = False
+    ready_public = client.get("/readyz", base_url=public)
+    ready_ops = client.get("/readyz", base_url=ops)
+    assert (ready_public.status_code, ready_ops.status_code) == (503, 503)
+    assert ready_public.json == {"status": "not ready"}  # no broker names, no error text
+    assert "detail" in ready_ops.json
+    assert client.get("/healthz", base_url=public).status_code == 200
+    # The API answers on the public port only.
+    event = {"event_type": "default", "player_id": "p"}
+    publisher.available = True
+    keyed = {"headers": bearer(WRITER), "json": event}
+    assert client.post("/v1/events", base_url=public, **keyed).status_code == 202
+    assert client.post("/v1/events", base_url=ops, **keyed).status_code == 404
