@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import threading
 import time
@@ -115,13 +116,17 @@ class Sender:
     server: bool = False
 
 
+@functools.cache
+def trusted_networks(proxies: tuple[str, ...]) -> tuple:
+    """The networks of `QUESTLOG_TRUSTED_PROXIES`, parsed once (ValueError for a bad one)."""
+    return tuple(ip_network(proxy, strict=False) for proxy in proxies)
+
+
 def client_address() -> str:
     """The client's address: the peer's, or, when the peer is a trusted proxy, the nearest
     address in X-Forwarded-For that is not one (read from the right: the left is the
     client's own say)."""
-    trusted = [
-        ip_network(proxy, strict=False) for proxy in current_app.config["SETTINGS"].trusted_proxies
-    ]
+    trusted = trusted_networks(current_app.config["SETTINGS"].trusted_proxies)
 
     def is_trusted(address: str) -> bool:
         try:

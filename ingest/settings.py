@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import ip_network
 
 from runtime.settings import RuntimeSettings, env_overrides
 
@@ -89,6 +90,11 @@ class IngestSettings(RuntimeSettings):
             raise ValueError("QUESTLOG_SEED_ROUTES must be open, key or off")
         if self.env not in ("development", "production"):
             raise ValueError("QUESTLOG_ENV must be development or production")
+        for proxy in self.trusted_proxies:
+            try:
+                ip_network(proxy, strict=False)
+            except ValueError as error:
+                raise ValueError(f"QUESTLOG_TRUSTED_PROXIES: {error}") from None
         tokens = self.player_token_public_key_file or self.player_token_jwks_file
         if tokens and not (self.player_token_audience and self.player_token_issuer):
             raise ValueError(

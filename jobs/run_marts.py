@@ -66,7 +66,8 @@ def compute_marts(
     inputs = kept(events)
     # A row per day, read by every daily mart: computed once, before they are written at once.
     days = days_of(spark, settings, events_path).cache()
-    days.count()
+    if any(MARTS[name].daily for name in names):
+        days.count()
 
     def compute(name: str) -> str:
         started = time.perf_counter()

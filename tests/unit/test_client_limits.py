@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from ingest import create_app
 from ingest.settings import IngestSettings
 
@@ -70,3 +72,9 @@ def test_x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(publisher)
     # The client's own claim left of the proxy's entry is not believed.
     chain = "203.0.113.7, 203.0.113.11"
     assert statuses(client, 1, CLIENT_KEY, "10.0.0.5", forwarded=chain) == [202]
+
+
+def test_a_trusted_proxy_that_is_no_address_refuses_to_start(publisher):
+    settings = replace(SHARED_KEY, trusted_proxies=("10.0.0.0/8", "the-load-balancer"))
+    with pytest.raises(ValueError, match="QUESTLOG_TRUSTED_PROXIES"):
+        create_app({"SETTINGS": settings, "PUBLISHER": publisher})
