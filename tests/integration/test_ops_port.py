@@ -11,7 +11,12 @@ from tests.helpers.stack import free_port
 
 def test_metrics_openapi_and_readiness_detail_answer_only_on_the_ops_port(topic, tmp_path):
     ops_port = free_port()
-    env = {"QUESTLOG_TOPIC": topic, "QUESTLOG_OPS_BIND": f"127.0.0.1:{ops_port}"}
+    # Metrics text built afresh on every scrape, not kept for a second.
+    env = {
+        "QUESTLOG_TOPIC": topic,
+        "QUESTLOG_OPS_BIND": f"127.0.0.1:{ops_port}",
+        "QUESTLOG_PROBE_CACHE_S": "0",
+    }
     with ingest_server(free_port(), env=env, log_path=tmp_path / "ingest.log") as public:
         ops = f"http://127.0.0.1:{ops_port}"
         for path in ("/metrics", "/openapi.json"):

@@ -11,6 +11,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from ingest import create_app
 from ingest.players import MARTS, MartFiles, PlayerState, data_age_s, player_view
 from ingest.settings import IngestSettings
+from tests.helpers.waiting import eventually
 
 T1 = datetime(2026, 11, 20, 10, 0)
 
@@ -82,14 +83,6 @@ def lake(tmp_path):
 def state_of(lake, clock=None, wait_s=5.0):
     files = MartFiles(f"file://{lake}")
     return PlayerState(files.table, refresh_s=30, wait_s=wait_s, clock=clock or Clock())
-
-
-def eventually(condition, timeout_s=5.0):
-    """Poll `condition` until it holds (a background read has finished) or fail."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def test_a_player_gets_inventory_purchases_and_unlocks(lake):
