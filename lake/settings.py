@@ -20,7 +20,6 @@ class LakeSettings(RuntimeSettings):
     # partitions on 2 cores, 3 tasks leave a core idle for a third of the parse.
     kafka_min_partitions: int = 6
     trigger_interval: str = "10 seconds"
-    dedupe_horizon_days: int = 30
     fail_on_data_loss: bool = True
     # How long after a day ends its events may still arrive (a phone's offline queue, say)
     # before the daily marts call the day complete.

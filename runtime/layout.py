@@ -5,6 +5,7 @@ Under a lake root (`QUESTLOG_LAKE_ROOT`, `hdfs://…/questlog` or `file://…`):
     lake/events        the landed events (Delta), SQL table `events`
     lake/quarantine    records that failed validation (Delta), SQL table `quarantine`
     lake/erasures      Kafka offsets whose rows were erased on request (Delta, no personal data)
+    lake/event_keys    every event_id `events` has held: the landing's dedupe index (Delta)
     checkpoints/       the streaming queries' checkpoints
     marts/<mart>       one Delta table per mart (runtime.marts), SQL table `<mart>`
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 EVENTS_TABLE = "events"
 QUARANTINE_TABLE = "quarantine"
 ERASURES_TABLE = "erasures"
+EVENT_KEYS_TABLE = "event_keys"
 
 
 class LakePaths:
@@ -38,6 +40,10 @@ class LakePaths:
     @property
     def erasures_path(self) -> str:
         return self.table_path(ERASURES_TABLE)
+
+    @property
+    def keys_path(self) -> str:
+        return self.table_path(EVENT_KEYS_TABLE)
 
     @property
     def checkpoint_root(self) -> str:

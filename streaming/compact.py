@@ -1,6 +1,7 @@
 """Compaction: `spark-submit streaming/compact.py [--date 2026-11-20 ...] [--vacuum]`.
 
-OPTIMIZE rewrites the small files the landing micro-batches leave into a few large ones, in
+OPTIMIZE rewrites the small files the landing micro-batches leave in `events` and the key
+index into a few large ones, in
 one commit that changes no row (readers of any version see the same rows). It is safe while
 the landing stream runs: the landing job only appends, which never conflicts with it. VACUUM
 then deletes the files no version within the retention needs (Delta's default, 7 days: older
@@ -24,7 +25,9 @@ DEFAULT_RETAIN_HOURS = 7 * 24
 
 
 def optimize(spark, table_path: str, days: list[date] | None = None) -> dict:
-    """OPTIMIZE the table (only the given event_date partitions, if any); Delta's metrics."""
+    """OPTIMIZE the table (only the given event_date partitions, if any); Delta's metrics.
+
+    The key index, partitioned by bucket, is optimized whole (`days` empty)."""
     where = ""
     if days:
         where = " WHERE event_date IN (" + ", ".join(f"DATE'{d}'" for d in days) + ")"
@@ -44,6 +47,7 @@ def vacuum(spark, table_path: str, retain_hours: int = DEFAULT_RETAIN_HOURS) -> 
 def lake_tables(spark, settings: LakeSettings) -> list[str]:
     """Every Delta table of the lake: events, quarantine, erasures and each mart run so far."""
     paths = [settings.events_path, settings.quarantine_path, settings.erasures_path]
+    paths.append(settings.keys_path)
     paths += [settings.mart_path(name) for name in MARTS]
     return [path for path in paths if DeltaTable.isDeltaTable(spark, path)]
 
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     spark = spark_session("questlog-compact", settings)
     print(json.dumps({"table": args.events_path, **optimize(spark, args.events_path, args.date)}))
+    if DeltaTable.isDeltaTable(spark, settings.keys_path):
+        print(json.dumps({"table": settings.keys_path, **optimize(spark, settings.keys_path)}))
     if args.vacuum:
         for path in lake_tables(spark, settings):
             vacuum(spark, path, args.retain_hours)

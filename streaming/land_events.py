@@ -4,7 +4,7 @@
 
 One streaming query reads the topic once; each micro-batch is parsed once and written by
 `streaming.sink.BatchWriter`: valid events into the Delta table `events` (partitioned by
-event_date, deduplicated by event_id against the batch and the table), invalid records into
+event_date, deduplicated by event_id against the batch and the key index), invalid records into
 `quarantine` (raw value, reason, Kafka lineage). Both writes are idempotent, so a batch that
 runs again after a crash never doubles or loses a row. Each batch prints a `BatchRecord`.
 """
@@ -22,6 +22,7 @@ from pyspark.sql.streaming import StreamingQuery
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from streaming.batch_record import BatchRecord
+from streaming.keys import KeyIndex
 from streaming.sink import BatchWriter, ensure_tables
 
 log = logging.getLogger("questlog.land_events")
@@ -63,16 +64,13 @@ def parse_args(argv: list[str], settings: LakeSettings) -> argparse.Namespace:
     parser.add_argument("--checkpoint-root", default=settings.checkpoint_root)
     parser.add_argument("--events-path", default=settings.events_path)
     parser.add_argument("--quarantine-path", default=settings.quarantine_path)
+    parser.add_argument(
+        "--keys-path", default=settings.keys_path, help="the key index of --events-path"
+    )
     parser.add_argument("--topic", default=settings.topic)
     parser.add_argument("--trigger-interval", default=settings.trigger_interval)
     parser.add_argument(
         "--max-offsets-per-trigger", type=int, default=settings.max_offsets_per_trigger
-    )
-    parser.add_argument(
-        "--dedupe-horizon-days",
-        type=int,
-        default=settings.dedupe_horizon_days,
-        help="an event_id is matched against the table's days this far before the batch's",
     )
     parser.add_argument(
         "--fail-on-data-loss",
@@ -147,7 +145,7 @@ class BatchPrinter:
 
 def start(spark: SparkSession, settings: LakeSettings, args, writer: BatchWriter) -> StreamingQuery:
     """Create the tables if needed and start the landing query."""
-    ensure_tables(spark, args.events_path, args.quarantine_path)
+    ensure_tables(spark, args.events_path, args.quarantine_path, args.keys_path)
     trigger = (
         {"availableNow": True}
         if args.mode == "available-now"
@@ -171,8 +169,8 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
     writer = BatchWriter(
         args.events_path,
         args.quarantine_path,
+        KeyIndex(spark, args.keys_path),
         f"{args.checkpoint_root}/land_events",
-        args.dedupe_horizon_days,
     )
     printer = BatchPrinter(writer)
     query = start(spark, settings, args, writer)

@@ -4,9 +4,10 @@ A micro-batch can run again after a crash (Spark re-runs a batch whose offsets w
 but not committed). Both writes are safe to repeat:
 - `quarantine` is appended with Delta's `txnAppId`/`txnVersion`: a batch already written is
   skipped by Delta itself;
-- `events` gets only the rows whose event_id it lacks (within `dedupe_horizon_days` of the
-  batch's event dates), appended with the same `txnAppId`/`txnVersion`: an event is never
-  inserted again, whether it comes from this batch's re-run or a client's retry days later.
+- `events` gets only the rows whose event_id the key index (`streaming.keys`) lacks, appended
+  with the same `txnAppId`/`txnVersion`, and then their keys, likewise: an event is never
+  inserted again, whether it comes from this batch's re-run or a client's retry months later,
+  whatever its dates.
 No row leaves a batch except into one of the two tables or as a counted duplicate.
 """
 
@@ -24,12 +25,12 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from lake.io import read_events, tagged_commit_rows
+from lake.io import tagged_commit_rows
+from streaming.keys import KeyIndex, ensure_key_index, hashes_of, keys_of
 from streaming.landed import no_kafka_records
 from streaming.transforms import (
     KAFKA_LINEAGE,
     batch_summary,
-    dedupe_window,
     first_copies,
     parse_records,
     quarantined_records,
@@ -62,8 +63,10 @@ EVENTS_STATS_COLUMNS = ["event_ts", "received_at", *KAFKA_LINEAGE]
 QUARANTINE_STATS_COLUMNS = [*KAFKA_LINEAGE, "landed_at"]
 
 
-def ensure_tables(spark: SparkSession, events_path: str, quarantine_path: str) -> None:
-    """Create the two tables, empty, unless they exist (the first run does).
+def ensure_tables(
+    spark: SparkSession, events_path: str, quarantine_path: str, keys_path: str
+) -> None:
+    """Create the two tables, empty, and the key index unless they exist (the first run does).
 
     An existing table keeps its schema: a newer catalog's fields are added by the writes.
     """
@@ -82,18 +85,19 @@ def ensure_tables(spark: SparkSession, events_path: str, quarantine_path: str) -
             .property("delta.dataSkippingStatsColumns", ",".join(stats_columns))
             .execute()
         )
+    ensure_key_index(spark, keys_path, events_path)
 
 
 class BatchWriter:
     """The `foreachBatch` function of the landing query; keeps each batch's counts."""
 
-    def __init__(self, events_path: str, quarantine_path: str, checkpoint: str, horizon_days: int):
+    def __init__(self, events_path: str, quarantine_path: str, keys: KeyIndex, checkpoint: str):
         self.events_path = events_path
         self.quarantine_path = quarantine_path
+        self.keys = keys
         self.checkpoint = checkpoint
         # Stable across restarts of the same query (its checkpoint), unique between queries.
         self.app_id = "questlog-landing-" + hashlib.sha256(checkpoint.encode()).hexdigest()[:16]
-        self.horizon_days = horizon_days
         self.counts: dict[int, dict[str, int]] = {}
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
@@ -105,8 +109,7 @@ class BatchWriter:
                 self.write_quarantine(parsed, batch_id)
             landed = 0
             if summary.records > summary.quarantined:
-                window = dedupe_window(summary.first_day, summary.last_day, self.horizon_days)
-                landed = self.append_new(valid_events(parsed), *window, batch_id)
+                landed = self.append_new(valid_events(parsed), batch_id)
         finally:
             parsed.unpersist()
         self.counts[batch_id] = {
@@ -127,11 +130,12 @@ class BatchWriter:
         )
 
     @_retry_on_conflict
-    def append_new(self, events: DataFrame, first, last, batch_id: int) -> int:
-        """Append the events whose event_id the table's days first..last lack, each once,
-        and only once however often the batch runs; how many were appended."""
+    def append_new(self, events: DataFrame, batch_id: int) -> int:
+        """Append the events whose event_id the key index lacks, each once, and only once
+        however often the batch runs, then their keys; how many were appended."""
         spark = events.sparkSession
-        landed_ids = read_events(spark, self.events_path, first, last).select("event_id")
+        hashes = hashes_of(keys_of(events))
+        landed_ids = self.keys.landed(hashes)
         suspects = suspect_event_ids(events, landed_ids).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             # Mostly none: the batch's rows are then written as they are kept.
@@ -145,8 +149,13 @@ class BatchWriter:
                 .option("userMetadata", tag)
                 .save(self.events_path)
             )
+            # After the events: a crash between the two writes leaves keys missing, never
+            # keys of events that are not there; the batch's run again writes them.
+            self.keys.append(keys_of(new), self.app_id, batch_id)
         finally:
             suspects.unpersist()
         # A batch written before a crash is skipped by Delta when it runs again: what it
         # appended is then read from that first run's commit.
-        return tagged_commit_rows(spark, self.events_path, tag)
+        landed = tagged_commit_rows(spark, self.events_path, tag)
+        self.keys.remember(hashes, landed)
+        return landed

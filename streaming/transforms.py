@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
@@ -111,14 +109,10 @@ def valid_events(parsed: DataFrame) -> DataFrame:
 
 
 def batch_summary(parsed: DataFrame) -> Row:
-    """In one pass over a parsed batch: `records`, `quarantined`, and the first and last
-    `event_date` of its valid events (null when none is valid)."""
-    valid = F.col("reason").isNull()
+    """In one pass over a parsed batch: `records` and `quarantined`."""
     return parsed.agg(
         F.count(F.lit(1)).alias("records"),
         F.count("reason").alias("quarantined"),
-        F.min(F.when(valid, F.col("event_date"))).alias("first_day"),
-        F.max(F.when(valid, F.col("event_date"))).alias("last_day"),
     ).first()
 
 
@@ -135,7 +129,7 @@ def quarantined_records(parsed: DataFrame) -> DataFrame:
 
 def suspect_event_ids(events: DataFrame, landed_ids: DataFrame) -> DataFrame:
     """The batch's event_ids that it holds more than once or that are among `landed_ids`
-    (the table's, for the batch's days), with `landed` true for the latter.
+    (those of its ids the key index holds), with `landed` true for the latter.
 
     Only ids are grouped, in one shuffle, and few come out: the rows themselves never move.
     """
@@ -161,13 +155,3 @@ def first_copies(events: DataFrame, suspects: DataFrame) -> DataFrame:
         .where(F.col("copy") == 1)
     )
     return clean.select(*events.columns).unionByName(repeated.select(*events.columns))
-
-
-def dedupe_window(first_day: date, last_day: date, horizon_days: int) -> tuple[date, date]:
-    """The days of the table a batch's events are matched against, by event_id.
-
-    A retry of an event lands on the day of its first copy when it keeps its `client_ts`;
-    when a copy was dated by `received_at` instead (no or an implausible `client_ts`), the
-    first copy lies up to `horizon_days` earlier, or one day later (the client_ts lead).
-    """
-    return first_day - timedelta(days=horizon_days), last_day + timedelta(days=1)

@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import uuid
@@ -264,6 +265,80 @@ def test_a_retry_days_later_lands_once_and_is_counted_as_a_duplicate(
     assert landed_ids(spark, lake_root) == Counter(e["event_id"] for e in first)
     assert sum(r.duplicates for r in records) == len(replayed)
     assert sum(r.landed for r in records) == 0
+
+
+# How far a first copy's client_ts lies from its received_at (None: it has none), at and
+# around the edges of what is believed (30 days back, 1 day ahead); how long after the
+# first copy its retry is received.
+CLIENT_TS_OFFSETS = [
+    None,
+    timedelta(0),
+    -timedelta(days=30) + timedelta(seconds=1),
+    -timedelta(days=30) - timedelta(seconds=1),
+    timedelta(days=1) - timedelta(seconds=1),
+    timedelta(days=1) + timedelta(seconds=1),
+    -timedelta(days=400),
+]
+RETRY_DELAYS = [
+    timedelta(0),
+    timedelta(seconds=1),
+    timedelta(hours=23),
+    timedelta(days=29, hours=22),
+    timedelta(days=30, seconds=1),
+    timedelta(days=400),
+]
+
+
+def first_and_retry(received: datetime, offset, delay, keeps_client_ts: bool):
+    """An event received at `received` and its retry received `delay` later, with the first
+    copy's client_ts (or none, when the device dropped it)."""
+    (first,) = good_events(1, received_at=iso(received))
+    first.pop("client_ts", None)
+    if offset is not None:
+        first["client_ts"] = iso(received + offset)
+    retry = {**first, "received_at": iso(received + delay)}
+    if not keeps_client_ts:
+        retry.pop("client_ts", None)
+    return first, retry
+
+
+def test_every_retry_lands_once_whatever_its_client_ts_and_received_at(
+    spark, kafka_admin, lake_root, lake_settings
+):
+    """Every combination of the edges, and random ones besides: each retry is a duplicate,
+    whether it comes in the batch of its first copy or a later one."""
+    rng = random.Random(25)
+    start = datetime.now(UTC) - timedelta(days=401)
+    cases = [
+        (offset, delay, keeps)
+        for offset in CLIENT_TS_OFFSETS
+        for delay in RETRY_DELAYS
+        for keeps in (True, False)
+    ]
+    cases += [
+        (
+            timedelta(seconds=rng.uniform(-60 * 86400, 3 * 86400)),
+            timedelta(seconds=rng.uniform(0, 400 * 86400)),
+            rng.random() < 0.5,
+        )
+        for _ in range(16)
+    ]
+    pairs = [first_and_retry(start + timedelta(minutes=i), *case) for i, case in enumerate(cases)]
+    topic = new_topic(kafka_admin)
+    env = lake_env(topic, lake_root)
+    # Every first copy, and a third of the retries in the same batch as their first copy.
+    same_batch = [retry for i, (_, retry) in enumerate(pairs) if i % 3 == 0]
+    produce_events(lake_settings.kafka_bootstrap, topic, [f for f, _ in pairs] + same_batch)
+    first_run = land(spark, env)
+    produce_events(lake_settings.kafka_bootstrap, topic, [retry for _, retry in pairs])
+    second_run = land(spark, env)
+
+    assert landed_ids(spark, lake_root) == Counter(first["event_id"] for first, _ in pairs)
+    assert sum(r.duplicates for r in first_run) == len(same_batch)
+    assert sum(r.landed for r in second_run) == 0
+    assert sum(r.duplicates for r in second_run) == len(pairs)
+    result = audit(spark, env)
+    assert result.returncode == 0, result.output[-3000:]
 
 
 def files_per_day(events_uri: str) -> Counter:

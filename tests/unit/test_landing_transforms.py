@@ -3,7 +3,6 @@ from datetime import date, datetime
 
 from streaming.transforms import (
     batch_summary,
-    dedupe_window,
     first_copies,
     parse_records,
     quarantined_records,
@@ -121,27 +120,15 @@ def test_only_repeated_or_landed_ids_are_suspects(spark):
     assert suspects == {"b": False, "c": True}
 
 
-def test_the_dedupe_window_reaches_back_the_horizon_and_one_day_ahead():
-    assert dedupe_window(date(2026, 11, 18), date(2026, 11, 21), horizon_days=30) == (
-        date(2026, 10, 19),
-        date(2026, 11, 22),
-    )
-    assert dedupe_window(date(2026, 11, 20), date(2026, 11, 20), horizon_days=0) == (
-        date(2026, 11, 20),
-        date(2026, 11, 21),
-    )
-
-
-def test_a_batch_summary_counts_records_and_dates_only_valid_events(spark):
+def test_a_batch_summary_counts_records_and_the_quarantined(spark):
     values = [
         envelope("a", client_ts="2026-11-18T23:59:59Z", received_at="2026-11-19T00:00:01Z"),
         envelope("b", client_ts="2026-11-19T10:00:00Z", received_at="2026-11-19T10:00:01Z"),
-        # Invalid: its date must not widen the window.
+        # Invalid: a purchase without its price.
         envelope("c", client_ts="2026-11-01T00:00:00Z", properties={"item": "sword"}),
         "{oops",
     ]
     summary = batch_summary(parse_records(kafka_records(spark, values)))
     assert (summary.records, summary.quarantined) == (4, 2)
-    assert (summary.first_day, summary.last_day) == (date(2026, 11, 18), date(2026, 11, 19))
     only_bad = batch_summary(parse_records(kafka_records(spark, ["{oops"])))
-    assert (only_bad.records, only_bad.quarantined, only_bad.first_day) == (1, 1, None)
+    assert (only_bad.records, only_bad.quarantined) == (1, 1)
