@@ -31,6 +31,7 @@ STAGES = {
     "kafka": stage_kafka.measure,
     "ingest": stage_ingest.measure,
     "landing": stage_landing.measure,
+    "history": stage_landing.warm_batch_by_history,
     "end_to_end": stage_landing.end_to_end,
     "marts": stage_marts.measure,
 }
@@ -44,6 +45,7 @@ def steps(mode: Mode, stages: tuple[str, ...]) -> int:
         "kafka": 2 * mode.repeats,
         "ingest": 7 * mode.repeats + (2 if mode.profile_seconds else 0),
         "landing": 1 + 2 * mode.spark_repeats + (3 if mode.landing_large_events else 0),
+        "history": 1 + len(mode.history_events),
         "end_to_end": 1,
         "marts": len(mode.mart_events) * (1 + mode.spark_repeats * (3 + len(MARTS))),
     }
@@ -126,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated sizes of the marts stage (default: the mode's, 1M and 10M)",
     )
     parser.add_argument(
+        "--history-events",
+        help="comma-separated lake sizes a warm batch lands into (default: the mode's, 1M and 50M)",
+    )
+    parser.add_argument(
         "--landing-large-events",
         type=int,
         help="events of the landing stage's one large run, 0 for none (default: the mode's, 10M)",
@@ -143,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         mode = replace(mode, spark_repeats=args.spark_repeats)
     if args.mart_events:
         mode = replace(mode, mart_events=tuple(int(n) for n in args.mart_events.split(",")))
+    if args.history_events:
+        mode = replace(mode, history_events=tuple(int(n) for n in args.history_events.split(",")))
     if args.landing_large_events is not None:
         mode = replace(mode, landing_large_events=args.landing_large_events)
     started = time.monotonic()

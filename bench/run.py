@@ -34,13 +34,18 @@ class Mode:
     e2e_rounds: int
     e2e_round_seconds: int
     profile_seconds: int
+    # A warm landing batch of this many events into lakes of these many events (60 days).
+    warm_batch_events: int = 200_000
+    history_events: tuple[int, ...] = (1_000_000, 50_000_000)
 
 
 MODES = {
     "full": Mode(
         3, 3, 300_000, 100_000, 15, 1_000_000, 10_000_000, (1_000_000, 10_000_000), 3, 30, 15
     ),
-    "quick": Mode(2, 1, 100_000, 30_000, 5, 100_000, 0, (200_000,), 2, 15, 0),
+    "quick": Mode(
+        2, 1, 100_000, 30_000, 5, 100_000, 0, (200_000,), 2, 15, 0, 20_000, (100_000, 1_000_000)
+    ),
 }
 
 

@@ -3,6 +3,8 @@ landing service's latency from 202 to readable."""
 
 from __future__ import annotations
 
+import json
+
 from bench import landing
 from bench.run import NO_RATE_LIMITS, Run, figure, label
 from bench.spark_runs import spark_submit, stage_times
@@ -82,6 +84,56 @@ def land_against_plain_read(run: Run, events: int, repeats: int) -> list[float]:
                plain_name, plain_jobs, higher_is_better=False),
     ]  # fmt: skip
     return landed
+
+
+HISTORY_DAYS = 60
+
+
+def warm_batch_by_history(run: Run) -> None:
+    """A warm landing batch into a lake of each history size (synthetic, with its key index):
+    its time against the same batch into the smallest lake. Dedupe by key should cost what
+    the batch costs, not what the lake holds."""
+    batch = run.mode.warm_batch_events
+    spark_events = run.ws.local / "spark-events"
+    topic = run.ws.topic(f"history-{label(batch)}")
+    run.step(f"history: fill a topic with 2 x {label(batch)} events")
+    spark_submit("bench/fill_topic.py", topic, str(2 * batch), env={}, event_log_dir=spark_events)
+    run.done(f"filled {topic}")
+    runs = {}
+    for history in run.mode.history_events:
+        run.step(f"history: a warm {label(batch)} batch into {label(history)} events")
+        lake_root = run.ws.hdfs(f"history-{label(history)}")
+        job = spark_submit(
+            "bench/warm_batch.py",
+            str(history),
+            str(HISTORY_DAYS),
+            lake_root,
+            topic,
+            str(batch),
+            env={},
+            event_log_dir=spark_events,
+        )
+        runs[history] = json.loads(job["stdout"].strip().splitlines()[-1])
+        landed = [b["landed"] for b in runs[history]["batches"]]
+        if landed != [batch, batch]:
+            raise RuntimeError(f"expected two batches of {batch} landed, got {landed}")
+        run.done(f"into {label(history)}: {runs[history]}")
+    run.details["warm_batch_by_history"] = {str(h): r for h, r in runs.items()}
+    smallest = min(runs)
+    base = [runs[smallest]["batches"][1]["batch_ms"] / 1000]
+    for history in sorted(runs)[1:]:
+        run.figures.append(
+            figure(
+                "landing",
+                f"a warm {label(batch)} batch into {label(history)} events over "
+                f"{HISTORY_DAYS} days (batch time)",
+                "s",
+                [runs[history]["batches"][1]["batch_ms"] / 1000],
+                f"the same batch into {label(smallest)} events",
+                base,
+                higher_is_better=False,
+            )
+        )
 
 
 def end_to_end(run: Run) -> None:

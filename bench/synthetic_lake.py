@@ -25,8 +25,9 @@ EVENTS_PER_PLAYER = 50
 BUY_CHANCE = [(2, 0.4), (12, 0.2), (40, 0.05)]
 
 
-def synthetic_events(spark, events: int):
-    """`events` rows shaped as landed events, skewed over players, days and kinds."""
+def synthetic_events(spark, events: int, days: int = DAYS):
+    """`events` rows shaped as landed events over the last `days` days, skewed over players,
+    days and kinds."""
     players = max(events // EVENTS_PER_PLAYER, 100)
     items = list(SHOP)
     player = F.floor(F.pow(F.rand(1), 3) * players).cast("long")
@@ -51,7 +52,7 @@ def synthetic_events(spark, events: int):
     guild = F.element_at(F.array(*map(F.lit, GUILDS)), (F.rand(6) * len(GUILDS)).cast("int") + 1)
     buying = F.col("event_type") == "purchase"
     event_ts = F.timestamp_seconds(
-        F.unix_timestamp(F.date_sub(F.current_date(), DAYS)) + (F.rand(7) * DAYS * 86_400)
+        F.unix_timestamp(F.date_sub(F.current_date(), days)) + (F.rand(7) * days * 86_400)
     )
     landed = landed_events_schema(spark)
     properties = struct_of(

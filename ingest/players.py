@@ -14,10 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pyarrow as pa
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 from werkzeug.exceptions import ServiceUnavailable
 
 from events.shop import GUILD_UNLOCK, SPENT_COLUMN, UNLOCKS
-from lake.files import MartFiles
+from lake.files import EVENTS_VERSION_KEY, MartFiles
 from runtime.marts import player_state_marts
 
 MARTS = tuple(player_state_marts())
@@ -77,6 +78,19 @@ def player_view(
     }
 
 
+class MixedVersions(Exception):
+    """The marts were read while a run was committing them."""
+
+
+# A run commits its marts within a few seconds of each other; the background read waits.
+_read_again_while_mixed = retry(
+    retry=retry_if_exception_type(MixedVersions),
+    stop=stop_after_attempt(10),
+    wait=wait_fixed(1),
+    reraise=True,
+)
+
+
 class PlayerState:
     """Players by id from the latest marts, re-read in the background every `refresh_s`.
 
@@ -127,16 +141,33 @@ class PlayerState:
             max_age_s=settings.player_state_max_age_s,
         )
 
-    def _rows_by_player(self, mart: str) -> dict[str, dict]:
-        try:
-            table = self.load(mart)
-        except FileNotFoundError:  # no mart computed yet: no player known, not an outage
-            return {}
-        return {row["player_id"]: row for row in table.to_pylist()}
+    def _tables(self) -> dict[str, pa.Table | None]:
+        """Each player-state mart (None before its first run), all of one `events` version.
+
+        A mart run commits the marts one after another: a read between two of its commits
+        would mix versions (an item owned and no purchase of it), and is read again.
+        """
+        tables = {}
+        for mart in MARTS:
+            try:
+                tables[mart] = self.load(mart)
+            except FileNotFoundError:  # no mart computed yet: no player known
+                tables[mart] = None
+        versions = {
+            table.schema.metadata.get(EVENTS_VERSION_KEY)
+            for table in tables.values()
+            if table is not None and table.schema.metadata
+        }
+        if len(versions) > 1:
+            raise MixedVersions(f"the marts reflect different events versions: {versions}")
+        return tables
 
     def _read(self, generation: int) -> None:
         try:
-            rows = {mart: self._rows_by_player(mart) for mart in MARTS}
+            rows = {
+                mart: {row["player_id"]: row for row in table.to_pylist()} if table else {}
+                for mart, table in _read_again_while_mixed(self._tables)().items()
+            }
             inventory, purchases = rows["player_inventory"], rows["player_purchases"]
             segments = rows["spender_segments"]
             players = {

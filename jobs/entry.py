@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.day_status import day_status, with_day_status
-from lake.files import Commit, last_commit
+from lake.files import Commit, last_commit, table_version
 from lake.io import read_events, read_mart, register_table, write_mart
 from lake.session import spark_session
 from lake.settings import LakeSettings
@@ -48,32 +48,47 @@ def day_range(first: date | None, last: date | None) -> str:
     return f"event_date BETWEEN DATE'{first or date.min}' AND DATE'{last or date.max}'"
 
 
-def compute(spark: SparkSession, mart: Mart, events_path: str, first, last) -> DataFrame:
+def compute(
+    spark: SparkSession, mart: Mart, events_path: str, first, last, version: int | None = None
+) -> DataFrame:
     """The mart's rows: whole, or for a daily mart with a range, only the range's days.
 
     A daily mart's range still reads every event up to its last day: a day may need history
     (a player's first day decides whether they are new).
     """
     if not mart.daily or (first is None and last is None):
-        return transform(mart, read_events(spark, events_path))
-    fresh = transform(mart, read_events(spark, events_path, last=last))
+        return transform(mart, read_events(spark, events_path, version=version))
+    fresh = transform(mart, read_events(spark, events_path, last=last, version=version))
     return fresh.where(F.expr(day_range(first, last)))
 
 
-def days_of(spark: SparkSession, settings: LakeSettings, events_path: str) -> DataFrame:
+def days_of(
+    spark: SparkSession, settings: LakeSettings, events_path: str, version: int | None = None
+) -> DataFrame:
     """Each landed day's status as of now: complete or not, and its late events."""
-    events = read_events(spark, events_path).select("event_date", "received_at")
+    events = read_events(spark, events_path, version=version)
+    events = events.select("event_date", "received_at")
     return day_status(events, datetime.now(UTC), settings.late_arrival_allowance_s)
 
 
-def write(mart: Mart, rows: DataFrame, out: str, first, last, days: DataFrame) -> None:
+def write(
+    mart: Mart,
+    rows: DataFrame,
+    out: str,
+    first,
+    last,
+    days: DataFrame,
+    events_version: int | None = None,
+) -> None:
     """Replace the mart's table: whole, or for a daily mart with a range, only those days.
-    A daily mart's rows get their day's status from `days` (`days_of`)."""
+    A daily mart's rows get their day's status from `days` (`days_of`); the commit records
+    the `events` version they reflect."""
     rows = rows.withColumn("computed_at", F.current_timestamp())
     if mart.daily:
         rows = with_day_status(rows, days)
     partial = mart.daily and (first is not None or last is not None)
-    write_mart(rows, out, replace_where=day_range(first, last) if partial else None)
+    replace_where = day_range(first, last) if partial else None
+    write_mart(rows, out, replace_where=replace_where, events_version=events_version)
 
 
 def refresh(
@@ -87,8 +102,10 @@ def refresh(
 ) -> Commit:
     """Compute the mart (whole, or for a daily mart with a range, only the range's days) and
     replace it in its table in one commit; that commit's version and rows."""
-    rows = compute(spark, mart, events_path, first, last)
-    write(mart, rows, out, first, last, days_of(spark, settings, events_path))
+    version = table_version(events_path)
+    rows = compute(spark, mart, events_path, first, last, version)
+    days = days_of(spark, settings, events_path, version)
+    write(mart, rows, out, first, last, days, version)
     return last_commit(out)
 
 

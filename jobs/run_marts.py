@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.entry import days_of, register_lake_tables, transform, write
 from jobs.inputs import MartInputs, mart_inputs, player_days
-from lake.files import last_commit
+from lake.files import last_commit, table_version
 from lake.io import read_events, register_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
@@ -55,24 +55,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def compute_marts(
     spark: SparkSession, settings: LakeSettings, names: list[str], events_path: str, tables: bool
-) -> None:
-    """Compute the marts `names` in `spark` from the inputs derived once; print each.
+) -> int:
+    """Compute the marts `names` in `spark` from the inputs derived once; print each. The
+    `events` version they reflect (each mart's commit records it).
 
     The marts are written by `MART_THREADS` threads at once: a small mart's time is mostly
     the driver's (planning, the Delta commit), which overlaps another mart's tasks. The SQL
     tables are registered afterwards, one at a time (the catalog is one embedded database).
     """
-    events = read_events(spark, events_path).select(*MART_INPUT_COLUMNS)
+    version = table_version(events_path)
+    events = read_events(spark, events_path, version=version).select(*MART_INPUT_COLUMNS)
     inputs = kept(events)
     # A row per day, read by every daily mart: computed once, before they are written at once.
-    days = days_of(spark, settings, events_path).cache()
+    days = days_of(spark, settings, events_path, version).cache()
     if any(MARTS[name].daily for name in names):
         days.count()
 
     def compute(name: str) -> str:
         started = time.perf_counter()
         out = settings.mart_path(name)
-        write(MARTS[name], transform(MARTS[name], inputs), out, None, None, days)
+        write(MARTS[name], transform(MARTS[name], inputs), out, None, None, days, version)
         # Read from the log, not by a Spark job that would queue behind the other marts' jobs;
         # a full overwrite wrote every row of the mart.
         commit = last_commit(out)
@@ -92,6 +94,7 @@ def compute_marts(
         register_lake_tables(spark, names, events_path, settings.quarantine_path)
     for frame in [*inputs.frames().values(), days]:
         frame.unpersist()
+    return version
 
 
 def kept(events: DataFrame) -> MartInputs:

@@ -7,6 +7,7 @@ write that has not committed; it reaches `hdfs://` directly (no WebHDFS) and `fi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -39,6 +40,29 @@ def last_commit(uri: str) -> Commit:
     return Commit(int(info["version"]), rows)
 
 
+def table_version(uri: str) -> int:
+    """The table's newest version, from its log (no Spark job)."""
+    return DeltaTable(uri).version()
+
+
+def _events_version(commit: dict) -> int | None:
+    metadata = commit.get("userMetadata")
+    return json.loads(metadata).get("events_version") if metadata else None
+
+
+def mart_events_version(uri: str) -> int | None:
+    """The `events` version a mart's newest commit reflects, as its run recorded it; None for
+    a run that recorded none, or no mart yet."""
+    try:
+        return _events_version(DeltaTable(uri).history(1)[0])
+    except TableNotFoundError:
+        return None
+
+
+# The Arrow schema metadata key of a mart read by `MartFiles`: the events version it reflects.
+EVENTS_VERSION_KEY = b"questlog.events_version"
+
+
 @dataclass(frozen=True)
 class MartVersion:
     """One committed version of a mart's table."""
@@ -66,8 +90,15 @@ class MartFiles:
         return MartVersion(self.uri(mart), table.version())
 
     def version_table(self, version: MartVersion) -> pa.Table:
-        """One version of a mart as one Arrow table."""
-        return DeltaTable(version.uri, version=version.version).to_pyarrow_table()
+        """One version of a mart as one Arrow table; its schema metadata holds the `events`
+        version that mart version reflects, when its run recorded one (`EVENTS_VERSION_KEY`)."""
+        table = DeltaTable(version.uri, version=version.version).to_pyarrow_table()
+        # The newest commits, the version read among them unless many came since.
+        for commit in DeltaTable(version.uri).history(8):
+            events_version = _events_version(commit)
+            if commit["version"] == version.version and events_version is not None:
+                return table.replace_schema_metadata({EVENTS_VERSION_KEY: str(events_version)})
+        return table
 
     def rows(self, version: MartVersion) -> list[dict]:
         """One version of a mart as a list of rows."""

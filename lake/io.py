@@ -8,6 +8,7 @@ until VACUUM removes their files.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -26,10 +27,15 @@ def read_table(spark: SparkSession, path: str, version: int | None = None) -> Da
 
 
 def read_events(
-    spark: SparkSession, events_path: str, first: date | None = None, last: date | None = None
+    spark: SparkSession,
+    events_path: str,
+    first: date | None = None,
+    last: date | None = None,
+    version: int | None = None,
 ) -> DataFrame:
-    """The landed events (each event_id once), optionally only the days first..last."""
-    events = read_table(spark, events_path)
+    """The landed events (each event_id once), optionally only the days first..last, as of
+    the latest commit or of `version`."""
+    events = read_table(spark, events_path, version)
     if first is not None:
         events = events.where(F.col("event_date") >= F.lit(first))
     if last is not None:
@@ -52,9 +58,15 @@ def write_mart(
     mart_path: str,
     partition_by: list[str] | None = None,
     replace_where: str | None = None,
+    events_version: int | None = None,
 ) -> None:
-    """Replace the mart in one commit: whole, or only the rows matching `replace_where`."""
+    """Replace the mart in one commit: whole, or only the rows matching `replace_where`.
+
+    The commit's `userMetadata` records the `events` version the rows reflect, when given
+    (`mart_events_version` reads it back)."""
     writer = mart.write.format("delta").mode("overwrite")
+    if events_version is not None:
+        writer = writer.option("userMetadata", json.dumps({"events_version": events_version}))
     if replace_where:
         writer = writer.option("replaceWhere", replace_where)
     else:

@@ -20,6 +20,9 @@ class LakeSettings(RuntimeSettings):
     # partitions on 2 cores, 3 tasks leave a core idle for a third of the parse.
     kafka_min_partitions: int = 6
     trigger_interval: str = "10 seconds"
+    # In service mode, the marts are computed again when `events` changed, at most this often
+    # (0: never; `jobs/run_marts.py` then runs them).
+    marts_refresh_s: float = 10.0
     fail_on_data_loss: bool = True
     # How long after a day ends its events may still arrive (a phone's offline queue, say)
     # before the daily marts call the day complete.

@@ -2,6 +2,8 @@
 
     spark-submit streaming/land_events.py [--until-caught-up | --service] [--starting-offsets ...]
 
+In service mode the marts follow the stream in the same session (`jobs.follow`).
+
 One streaming query reads the topic once; each micro-batch is parsed once and written by
 `streaming.sink.BatchWriter`: valid events into the Delta table `events` (partitioned by
 event_date, deduplicated by event_id against the batch and the key index), invalid records into
@@ -19,6 +21,7 @@ import sys
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from jobs.follow import MartsFollower
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from streaming.batch_record import BatchRecord
@@ -71,6 +74,14 @@ def parse_args(argv: list[str], settings: LakeSettings) -> argparse.Namespace:
     parser.add_argument("--trigger-interval", default=settings.trigger_interval)
     parser.add_argument(
         "--max-offsets-per-trigger", type=int, default=settings.max_offsets_per_trigger
+    )
+    parser.add_argument(
+        "--marts-every",
+        type=float,
+        default=settings.marts_refresh_s,
+        metavar="SECONDS",
+        help="with --service: compute the marts again when events changed, at most this "
+        "often, in this session (0: never)",
     )
     parser.add_argument(
         "--fail-on-data-loss",
@@ -175,12 +186,17 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
     printer = BatchPrinter(writer)
     query = start(spark, settings, args, writer)
     log.info("query land_events started: %s -> %s", args.topic, args.events_path)
+    follower = None
+    if args.mode == "service" and args.marts_every > 0:
+        follower = MartsFollower(spark, settings, args.events_path, args.marts_every).start()
     try:
         while not query.awaitTermination(PROGRESS_POLL_S):
             printer.print_new(query)
     finally:
         printer.print_new(query)
         query.stop()
+        if follower is not None:
+            follower.stop()
         spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")
     if query.exception() is not None:
         log.error("the landing query failed: %s", query.exception())

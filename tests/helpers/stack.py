@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from chaos.jobs import SessionJobs
 from lake.io import read_mart
 from runtime.layout import LakeLayout
 from runtime.settings import REPO_ROOT, VENV_BIN
-from runtime.spark_submit import run_spark_submit, spark_environment
+from runtime.spark_submit import run_spark_submit, spark_environment, spark_submit_command
 from simulator.sender import Sender
 from stack.ingest_process import ingest_server
 from streaming.batch_record import BatchRecord, read_records
@@ -100,6 +101,26 @@ def land(spark, env: dict, *args: str) -> list[BatchRecord]:
     if result.returncode != 0:
         pytest.fail(f"landing failed:\n{result.output[-6000:]}")
     return read_records(result.output)
+
+
+def landing_service(env: dict, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
+    """`land_events.py --service` in its own process group, its batch records on `stdout`
+    (a pipe to read, or a file)."""
+    return subprocess.Popen(
+        spark_submit_command("streaming/land_events.py", "--service", *args),
+        cwd=REPO_ROOT,
+        env=spark_environment(overrides=env),
+        stdout=stdout,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def stop(driver: subprocess.Popen) -> None:
+    """Kill a process started by `landing_service`, with its children."""
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
 
 
 def audit(spark, env: dict):

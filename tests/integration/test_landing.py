@@ -13,7 +13,6 @@ import io
 import json
 import os
 import random
-import signal
 import subprocess
 import uuid
 from collections import Counter
@@ -32,12 +31,18 @@ from lake.io import read_events, read_quarantine, read_table
 from lake.settings import LakeSettings
 from runtime.layout import LakeLayout
 from runtime.marts import MARTS
-from runtime.spark_submit import spark_environment, spark_submit_command
 from streaming.batch_record import BatchRecord
 from streaming.compact import optimize
 from streaming.transforms import parse_records, valid_events
 from tests.helpers.events import MALFORMED_RECORDS
-from tests.helpers.stack import REPO_ROOT, audit, land, new_topic, own_lake
+from tests.helpers.stack import (
+    audit,
+    land,
+    landing_service,
+    new_topic,
+    own_lake,
+    stop,
+)
 
 
 def produce(
@@ -209,24 +214,6 @@ def test_the_audit_fails_naming_the_partition_when_a_row_is_removed(spark, own_l
     result = audit(spark, own_landed_lake["env"])
     assert result.returncode == 1
     assert f"partition 2: offsets {victim.kafka_offset}..{victim.kafka_offset}" in result.output
-
-
-def landing_service(env: dict, *args: str) -> subprocess.Popen:
-    """The landing job as a service in its own process group, its batch records on stdout."""
-    return subprocess.Popen(
-        spark_submit_command("streaming/land_events.py", "--service", *args),
-        cwd=REPO_ROOT,
-        env=spark_environment(overrides=env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def stop(driver: subprocess.Popen) -> None:
-    os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait()
 
 
 def test_the_audit_fails_naming_an_event_id_that_has_two_rows(spark, own_landed_lake):
@@ -415,7 +402,7 @@ def test_spark_and_the_reader_without_spark_see_the_same_rows_while_the_stream_r
     topic = new_topic(kafka_admin)
     env = lake_env(topic, lake_root)
     events_uri = LakeLayout(lake_root).events_path
-    driver = landing_service(env, "--trigger-interval", "1 second")
+    driver = landing_service(env, "--trigger-interval", "1 second", "--marts-every", "0")
     compared = []
     try:
         for round_number in range(3):

@@ -1,5 +1,6 @@
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from ingest import create_app
 from ingest.players import MARTS, MartFiles, PlayerState, data_age_s, player_view
 from ingest.settings import IngestSettings
+from lake.files import EVENTS_VERSION_KEY
 from tests.helpers.waiting import eventually
 
 T1 = datetime(2026, 11, 20, 10, 0)
@@ -310,3 +312,22 @@ def test_state_older_than_its_bound_is_refused_with_503_until_the_lake_answers(l
     hanging.released.set()  # the lake answers again: the new read brings fresh state
     eventually(lambda: state._read_at == 400)
     assert state.lookup("ana")[1] == 0
+
+
+def test_marts_read_between_two_commits_of_a_run_are_read_again(lake):
+    """A read that finds the marts at different events versions (a run committing them one
+    after another) is not served: they are read again until they agree."""
+    files = MartFiles(f"file://{lake}")
+    reads = Counter()
+
+    def load(mart):
+        reads[mart] += 1
+        stale = mart == "player_inventory" and reads[mart] == 1
+        return files.table(mart).replace_schema_metadata(
+            {EVENTS_VERSION_KEY: "1" if stale else "2"}
+        )
+
+    player, _ = PlayerState(load, refresh_s=30, wait_s=10).lookup("ana")
+    assert player["inventory"] == {"sword": {"quantity": 2, "since": T1.isoformat()}}
+    assert reads["player_inventory"] == 2
+    assert reads["player_purchases"] == 2
