@@ -10,9 +10,10 @@ from importlib import import_module
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.day_status import day_status, with_day_status
-from lake.files import Commit, last_commit, table_version
-from lake.io import read_events, read_mart, register_table, write_mart
+from jobs.day_status import with_day_status
+from jobs.state import day_status, refresh_states, state_inputs
+from lake.files import Commit, last_commit
+from lake.io import read_mart, register_table, write_mart
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.layout import EVENTS_TABLE, QUARANTINE_TABLE
@@ -49,26 +50,15 @@ def day_range(first: date | None, last: date | None) -> str:
 
 
 def compute(
-    spark: SparkSession, mart: Mart, events_path: str, first, last, version: int | None = None
-) -> DataFrame:
-    """The mart's rows: whole, or for a daily mart with a range, only the range's days.
-
-    A daily mart's range still reads every event up to its last day: a day may need history
-    (a player's first day decides whether they are new).
-    """
-    if not mart.daily or (first is None and last is None):
-        return transform(mart, read_events(spark, events_path, version=version))
-    fresh = transform(mart, read_events(spark, events_path, last=last, version=version))
-    return fresh.where(F.expr(day_range(first, last)))
-
-
-def days_of(
-    spark: SparkSession, settings: LakeSettings, events_path: str, version: int | None = None
-) -> DataFrame:
-    """Each landed day's status as of now: complete or not, and its late events."""
-    events = read_events(spark, events_path, version=version)
-    events = events.select("event_date", "received_at")
-    return day_status(events, datetime.now(UTC), settings.late_arrival_allowance_s)
+    spark: SparkSession, settings: LakeSettings, mart: Mart, events_path: str, first, last
+) -> tuple[DataFrame, DataFrame, int]:
+    """The mart's rows (for a daily mart with a range, only the range's days), the days'
+    status, and the `events` version they reflect: from the state, brought up to date."""
+    version = refresh_states(spark, settings, events_path)
+    rows = transform(mart, state_inputs(spark, events_path))
+    if mart.daily and (first is not None or last is not None):
+        rows = rows.where(F.expr(day_range(first, last)))
+    return rows, day_status(spark, settings, events_path, datetime.now(UTC)), version
 
 
 def write(
@@ -81,8 +71,8 @@ def write(
     events_version: int | None = None,
 ) -> None:
     """Replace the mart's table: whole, or for a daily mart with a range, only those days.
-    A daily mart's rows get their day's status from `days` (`days_of`); the commit records
-    the `events` version they reflect."""
+    A daily mart's rows get their day's status from `days` (`jobs.state.day_status`); the
+    commit records the `events` version they reflect."""
     rows = rows.withColumn("computed_at", F.current_timestamp())
     if mart.daily:
         rows = with_day_status(rows, days)
@@ -102,9 +92,7 @@ def refresh(
 ) -> Commit:
     """Compute the mart (whole, or for a daily mart with a range, only the range's days) and
     replace it in its table in one commit; that commit's version and rows."""
-    version = table_version(events_path)
-    rows = compute(spark, mart, events_path, first, last, version)
-    days = days_of(spark, settings, events_path, version)
+    rows, days, version = compute(spark, settings, mart, events_path, first, last)
     write(mart, rows, out, first, last, days, version)
     return last_commit(out)
 

@@ -3,7 +3,7 @@ again whenever `events` has a newer version than they reflect, at most every `ev
 
 It shares the landing job's Spark session (one JVM, the jobs of both interleave) and never
 stops landing: a run that fails is logged and tried again at the next turn. Each mart's
-commit records the `events` version it reflects (`lake.files.mart_events_version`).
+commit records the `events` version it reflects (`lake.files.events_version_of`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import SparkSession
 
 from jobs.run_marts import compute_marts
-from lake.files import mart_events_version, table_version
+from lake.files import events_version_of, table_version
 from lake.settings import LakeSettings
 from runtime.marts import MARTS
 
@@ -32,7 +32,7 @@ class MartsFollower:
         self.events_path = events_path
         self.every_s = every_s
         # Marts computed before this process started count: their version is in their log.
-        versions = [mart_events_version(settings.mart_path(name)) for name in MARTS]
+        versions = [events_version_of(settings.mart_path(name)) for name in MARTS]
         self.version = None if None in versions else min(versions)
         self.runs = 0
         self._stop = threading.Event()

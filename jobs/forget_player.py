@@ -21,7 +21,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.entry import refresh
+from jobs.run_marts import compute_marts
+from lake.files import last_commit
 from lake.io import table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
@@ -74,12 +75,9 @@ def forget(spark: SparkSession, settings: LakeSettings, players: list[str]) -> d
             spark, settings.quarantine_path, conditions[settings.quarantine_path]
         ),
     }
-    recomputed = {}
-    for name, mart in MARTS.items():
-        path = settings.mart_path(name)
-        if not DeltaTable.isDeltaTable(spark, path):
-            continue
-        recomputed[name] = refresh(spark, settings, mart, settings.events_path, path).version
+    computed = [name for name in MARTS if DeltaTable.isDeltaTable(spark, settings.mart_path(name))]
+    compute_marts(spark, settings, computed, settings.events_path, tables=False)
+    recomputed = {name: last_commit(settings.mart_path(name)).version for name in computed}
     return {"players": players, "rows_removed": removed, "marts_recomputed": recomputed}
 
 

@@ -1,8 +1,9 @@
 """What the marts read, derived from the landed events: pure transforms, `DataFrame -> DataFrame`.
 
 Every mart is computed from these few frames, each far smaller than the events it comes
-from, rather than from the events themselves: one session that computes every mart
-(`jobs/run_marts.py`) derives them once and keeps them, and no mart scans the events again.
+from, rather than from the events themselves. They come from four aggregates of the events
+that new events update by merging (`jobs.state` keeps each as a Delta table): a refresh reads
+only the events landed since the last, and no mart scans the events.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class MartInputs:
     days: DataFrame
     # Per install cohort and UTC day: the cohort's players active that day.
     cohort_days: DataFrame
-    # Purchase events: player, time, day, item, quantity, currency and amount spent.
+    # Purchases per player, day, item and currency: count, units, amount, first and last time.
     purchases: DataFrame
     # Sessions with a start and an end: the day they started and their length in seconds.
     session_lengths: DataFrame
@@ -44,21 +45,29 @@ def player_days(events: DataFrame) -> DataFrame:
 
 
 def purchases(events: DataFrame) -> DataFrame:
-    """Purchase events with their item, quantity, unit price, currency and amount spent."""
-    return events.where(F.col("event_type") == "purchase").select(
-        "player_id",
-        "event_ts",
-        "event_date",
-        F.col("properties.item").alias("item"),
-        F.col("properties.quantity").alias("quantity"),
-        F.col("properties.currency").alias("currency"),
-        (F.col("properties.price") * F.col("properties.quantity")).alias("amount"),
+    """Purchase events per player, day, item and currency: purchases, units (quantity),
+    amount spent (price x quantity), and the first and last purchase's time."""
+    return (
+        events.where(F.col("event_type") == "purchase")
+        .groupBy(
+            "player_id",
+            "event_date",
+            F.col("properties.item").alias("item"),
+            F.col("properties.currency").alias("currency"),
+        )
+        .agg(
+            F.count(F.lit(1)).alias("purchases"),
+            F.sum("properties.quantity").alias("quantity"),
+            F.sum(F.col("properties.price") * F.col("properties.quantity")).alias("amount"),
+            F.min("event_ts").alias("first_ts"),
+            F.max("event_ts").alias("last_ts"),
+        )
     )
 
 
-def session_lengths(events: DataFrame) -> DataFrame:
-    """Sessions with a start and an end (same player and session_id): start day and seconds."""
-    marks = (
+def session_marks(events: DataFrame) -> DataFrame:
+    """Per player and session_id: the first session_start's and the last session_end's time."""
+    return (
         events.where(F.col("event_type").isin("session_start", "session_end"))
         .where(F.col("session_id").isNotNull())
         .groupBy("player_id", "session_id")
@@ -67,6 +76,10 @@ def session_lengths(events: DataFrame) -> DataFrame:
             F.max(F.when(F.col("event_type") == "session_end", F.col("event_ts"))).alias("end"),
         )
     )
+
+
+def session_lengths(marks: DataFrame) -> DataFrame:
+    """Sessions with a start and an end (`session_marks`): start day and seconds."""
     return marks.where(F.col("start").isNotNull() & (F.col("end") >= F.col("start"))).select(
         F.to_date("start").alias("event_date"),
         ((F.unix_micros("end") - F.unix_micros("start")) / 1e6).alias("length_s"),
@@ -112,21 +125,26 @@ def cohort_days(player_days: DataFrame, players: DataFrame) -> DataFrame:
     )
 
 
-def mart_inputs(events: DataFrame, played: DataFrame | None = None) -> MartInputs:
-    """The marts' inputs derived from the landed events.
-
-    `played` is `player_days(events)` when already derived: the three frames of players and
-    days all come from it.
-    """
-    played = player_days(events) if played is None else played
+def inputs_from(
+    played: DataFrame, bought: DataFrame, marks: DataFrame, guilds: DataFrame
+) -> MartInputs:
+    """The marts' inputs from the four frames they come from (`jobs.state` keeps each as a
+    table): `player_days`, `purchases`, `session_marks` and `last_guilds`."""
     seen = players(played)
     return MartInputs(
         players=seen,
         days=days(played),
         cohort_days=cohort_days(played, seen),
-        purchases=purchases(events),
-        session_lengths=session_lengths(events),
-        last_guilds=last_guilds(events),
+        purchases=bought,
+        session_lengths=session_lengths(marks),
+        last_guilds=guilds,
+    )
+
+
+def mart_inputs(events: DataFrame) -> MartInputs:
+    """The marts' inputs derived from the landed events."""
+    return inputs_from(
+        player_days(events), purchases(events), session_marks(events), last_guilds(events)
     )
 
 

@@ -35,10 +35,10 @@ def player_purchases(events: DataFrame | MartInputs) -> DataFrame:
     # first and last purchase in one two-level aggregation; the map's size is the number of
     # distinct items.
     per_item = bought.groupBy("player_id", "item").agg(
-        F.count(F.lit(1)).alias("purchases"),
+        F.sum("purchases").alias("purchases"),
         F.sum("quantity").alias("quantity"),
-        F.min("event_ts").alias("first"),
-        F.max("event_ts").alias("last"),
+        F.min("first_ts").alias("first"),
+        F.max("last_ts").alias("last"),
     )
     per_player = per_item.groupBy("player_id").agg(
         F.sum("purchases").alias("purchases"),
@@ -72,7 +72,7 @@ def daily_item_sales(events: DataFrame | MartInputs) -> DataFrame:
         inputs_of(events)
         .purchases.groupBy("event_date", "item", "currency")
         .agg(
-            F.count(F.lit(1)).alias("purchases"),
+            F.sum("purchases").alias("purchases"),
             F.sum("quantity").alias("units"),
             F.countDistinct("player_id").alias("unique_buyers"),
             F.sum("amount").alias("revenue"),
@@ -103,7 +103,7 @@ def player_inventory(events: DataFrame | MartInputs) -> DataFrame:
     inputs = inputs_of(events)
     owned = (
         inputs.purchases.groupBy("player_id", "item")
-        .agg(F.sum("quantity").alias("quantity"), F.min("event_ts").alias("since"))
+        .agg(F.sum("quantity").alias("quantity"), F.min("first_ts").alias("since"))
         .groupBy("player_id")
         .agg(F.sort_array(F.collect_list(F.struct("item", "quantity", "since"))).alias("items"))
     )

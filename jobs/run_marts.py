@@ -1,9 +1,9 @@
-"""Every mart in one Spark session: `spark-submit jobs/run_marts.py --help`.
+"""Every mart in one Spark session: `spark-submit jobs/run_marts.py [--full] --help`.
 
-What the marts read is derived from the landed events once and kept for all the marts
-(`jobs.inputs`); each mart is written and registered as its own entry point does. One JVM and
-session start instead of one per mart, and one derivation of their inputs instead of one per
-mart, is most of the time saved; writing several marts at once saves most of the rest.
+The state tables are brought to the newest `events` version from what changed since their
+last (`jobs.state`; `--full` derives them from every event), the marts' inputs are derived
+from them once and kept for all the marts (`jobs.inputs`), and each mart is written and
+registered as its own entry point does, several at once.
 """
 
 from __future__ import annotations
@@ -12,17 +12,19 @@ import argparse
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.entry import days_of, register_lake_tables, transform, write
-from jobs.inputs import MartInputs, mart_inputs, player_days
-from lake.files import last_commit, table_version
-from lake.io import read_events, register_table
+from jobs.entry import register_lake_tables, transform, write
+from jobs.inputs import MartInputs
+from jobs.state import day_status, refresh_states, state_inputs
+from lake.files import last_commit
+from lake.io import register_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
-from runtime.marts import MART_INPUT_COLUMNS, MARTS
+from runtime.marts import MARTS
 
 # Marts written at once in one session.
 MART_THREADS = 4
@@ -34,12 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="spark-submit jobs/run_marts.py",
         description="Compute every mart (or those named) from one read of the landed events, "
         "in one Spark session; replace each mart's Delta table in one commit and point its "
-        "SQL table at it. Daily marts are computed whole (their entry points take --from/--to).",
+        "SQL table at it. Daily marts are written whole (their entry points take --from/--to).",
     )
     parser.add_argument(
         "marts", nargs="*", metavar="MART", help=f"marts to compute (default: {', '.join(MARTS)})"
     )
     parser.add_argument("--events", default=settings.events_path, help="landed events")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="derive the marts' state from every event, not from what changed since it was",
+    )
     parser.add_argument("--no-tables", action="store_true", help="do not register SQL tables")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     names = args.marts or list(MARTS)
@@ -48,26 +55,31 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown mart(s): {', '.join(unknown)}")
 
     spark = spark_session("questlog-marts", settings, catalog=not args.no_tables)
-    compute_marts(spark, settings, names, args.events, tables=not args.no_tables)
+    compute_marts(spark, settings, names, args.events, tables=not args.no_tables, full=args.full)
     spark.stop()
     return 0
 
 
 def compute_marts(
-    spark: SparkSession, settings: LakeSettings, names: list[str], events_path: str, tables: bool
+    spark: SparkSession,
+    settings: LakeSettings,
+    names: list[str],
+    events_path: str,
+    tables: bool,
+    full: bool = False,
 ) -> int:
-    """Compute the marts `names` in `spark` from the inputs derived once; print each. The
-    `events` version they reflect (each mart's commit records it).
+    """Bring the state to the newest `events` version (`full`: from every event), compute the
+    marts `names` from the inputs derived from it once; print each. The `events` version
+    they reflect (each mart's commit records it).
 
     The marts are written by `MART_THREADS` threads at once: a small mart's time is mostly
     the driver's (planning, the Delta commit), which overlaps another mart's tasks. The SQL
     tables are registered afterwards, one at a time (the catalog is one embedded database).
     """
-    version = table_version(events_path)
-    events = read_events(spark, events_path, version=version).select(*MART_INPUT_COLUMNS)
-    inputs = kept(events)
+    version = refresh_states(spark, settings, events_path, full)
+    inputs = kept(state_inputs(spark, events_path))
     # A row per day, read by every daily mart: computed once, before they are written at once.
-    days = days_of(spark, settings, events_path, version).cache()
+    days = day_status(spark, settings, events_path, datetime.now(UTC)).cache()
     if any(MARTS[name].daily for name in names):
         days.count()
 
@@ -97,23 +109,14 @@ def compute_marts(
     return version
 
 
-def kept(events: DataFrame) -> MartInputs:
-    """The marts' inputs derived from `events`, cached and each computed once now.
-
-    Each is a fraction of the events' size, so memory holds them, and no mart scans the
-    events again (a cache of the events themselves had to go to disk at 10M events). The
-    per-player-day frame that three of them come from is the largest and costliest; it is
-    kept only until they are computed.
-    """
-    played = player_days(events).persist(StorageLevel.MEMORY_AND_DISK)
-    inputs = mart_inputs(events, played)
+def kept(inputs: MartInputs) -> MartInputs:
+    """The marts' inputs, cached and each computed once now (side by side: one frame's scan
+    overlaps another's planning and shuffle)."""
     frames = {
         name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in inputs.frames().items()
     }
-    # Side by side: one frame's scan overlaps another's planning and shuffle.
     with ThreadPoolExecutor(len(frames)) as pool:
         list(pool.map(DataFrame.count, frames.values()))
-    played.unpersist()
     return MartInputs(**frames)
 
 

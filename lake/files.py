@@ -50,9 +50,9 @@ def _events_version(commit: dict) -> int | None:
     return json.loads(metadata).get("events_version") if metadata else None
 
 
-def mart_events_version(uri: str) -> int | None:
-    """The `events` version a mart's newest commit reflects, as its run recorded it; None for
-    a run that recorded none, or no mart yet."""
+def events_version_of(uri: str) -> int | None:
+    """The `events` version a mart's or state table's newest commit reflects, as its run
+    recorded it; None for a run that recorded none, or no table yet."""
     try:
         return _events_version(DeltaTable(uri).history(1)[0])
     except TableNotFoundError:

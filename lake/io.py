@@ -63,7 +63,7 @@ def write_mart(
     """Replace the mart in one commit: whole, or only the rows matching `replace_where`.
 
     The commit's `userMetadata` records the `events` version the rows reflect, when given
-    (`mart_events_version` reads it back)."""
+    (`events_version_of` reads it back)."""
     writer = mart.write.format("delta").mode("overwrite")
     if events_version is not None:
         writer = writer.option("userMetadata", json.dumps({"events_version": events_version}))

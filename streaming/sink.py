@@ -59,6 +59,7 @@ _retry_on_conflict = retry(
 # to skip files by: time and Kafka position, which a file's rows share a range of. Delta's
 # default, the first 32 columns, includes every field of `properties` and `context` and the
 # random event_id, which skip nothing and cost the landing write a third of its time.
+CHANGE_FEED = "delta.enableChangeDataFeed"
 EVENTS_STATS_COLUMNS = ["event_ts", "received_at", *KAFKA_LINEAGE]
 QUARANTINE_STATS_COLUMNS = [*KAFKA_LINEAGE, "landed_at"]
 
@@ -85,6 +86,11 @@ def ensure_tables(
             .property("delta.dataSkippingStatsColumns", ",".join(stats_columns))
             .execute()
         )
+    # The marts' state follows what changed in `events` (`jobs.state`): its change data feed,
+    # which costs an append nothing (its files are the changes) and a delete a file of them.
+    events = DeltaTable.forPath(spark, events_path)
+    if events.detail().first()["properties"].get(CHANGE_FEED) != "true":
+        spark.sql(f"ALTER TABLE delta.`{events_path}` SET TBLPROPERTIES ({CHANGE_FEED} = true)")
     ensure_key_index(spark, keys_path, events_path)
 
 

@@ -7,7 +7,7 @@ import uuid
 
 import requests
 
-from lake.files import mart_events_version, table_version
+from lake.files import events_version_of, table_version
 from runtime.layout import LakeLayout
 from runtime.marts import MARTS
 from stack.ingest_process import ingest_server
@@ -58,6 +58,6 @@ def test_a_purchase_reaches_the_player_endpoint_without_a_mart_run(
     assert state["data_age_s"] >= 0
     # Every mart records the events version it reflects: one the table has.
     layout = LakeLayout(lake_root)
-    versions = [mart_events_version(layout.mart_path(name)) for name in MARTS]
+    versions = [events_version_of(layout.mart_path(name)) for name in MARTS]
     assert None not in versions
     assert max(versions) <= table_version(layout.events_path)

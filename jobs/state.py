@@ -1,0 +1,231 @@
+"""The marts' state: five aggregates of the landed events, each a Delta table that a refresh
+brings to the newest `events` version by reading only what changed since the version it
+reflects.
+
+Next to `events` (`<lake>/lake/events_state/<name>`):
+
+    player_days            per player and day: sessions started (a row: the player was active)
+    purchases              per player, day, item and currency: purchases, units, amount, times
+    session_marks          per player and session: first start, last end
+    last_guilds            per player: the guild joined last, and when
+    day_arrivals           per day: events received after it ended, after its allowance too,
+                           and the last receipt
+
+Every mart is computed from these (`jobs.inputs.inputs_from`), never from the events.
+
+A refresh reads `events`' change data feed from the version after the one a state table
+reflects. Inserted rows are aggregated and merged into the table (sums add, first and last
+times take the earlier and the later); for the players (or days) that rows were deleted of —
+an erasure — the table's rows are derived again from the events as they are now. The MERGE
+commit records the new `events` version in its `userMetadata`, so each table moves from one
+version to the next exactly once, whatever fails between two of them. A table that is
+missing, or whose next versions the feed cannot give (the feed enabled later, history
+vacuumed), is derived again from every event: what `--full` does to all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs import inputs
+from jobs.day_status import arrivals, status_of_days
+from lake.files import events_version_of, table_version
+from lake.io import read_events, read_table
+from lake.settings import LakeSettings
+
+log = logging.getLogger("questlog.state")
+
+INSERTED = ("insert", "update_postimage")
+DELETED = ("delete", "update_preimage")
+
+
+@dataclass(frozen=True)
+class State:
+    """One state table: its key, how events become its rows, and how two rows of one key
+    combine (SQL over the table's row `t` and the new one `s`)."""
+
+    name: str
+    keys: tuple[str, ...]
+    derive: Callable[[DataFrame], DataFrame]
+    combine: dict[str, str]
+    # The column whose values a delete makes derive again from the events.
+    scope: str = "player_id"
+
+    def condition(self) -> str:
+        return " AND ".join(f"t.{key} <=> s.{key}" for key in self.keys)
+
+
+def states(settings: LakeSettings) -> list[State]:
+    return [
+        State(
+            "player_days",
+            ("player_id", "event_date"),
+            inputs.player_days,
+            {"session_starts": "t.session_starts + s.session_starts"},
+        ),
+        State(
+            "purchases",
+            ("player_id", "event_date", "item", "currency"),
+            inputs.purchases,
+            {
+                "purchases": "t.purchases + s.purchases",
+                "quantity": "t.quantity + s.quantity",
+                "amount": "t.amount + s.amount",
+                "first_ts": "least(t.first_ts, s.first_ts)",
+                "last_ts": "greatest(t.last_ts, s.last_ts)",
+            },
+        ),
+        State(
+            "session_marks",
+            ("player_id", "session_id"),
+            inputs.session_marks,
+            {"start": "least(t.start, s.start)", "end": "greatest(t.end, s.end)"},
+        ),
+        State(
+            "last_guilds",
+            ("player_id",),
+            inputs.last_guilds,
+            {
+                "guild_id": "CASE WHEN s.guild_since > t.guild_since THEN s.guild_id "
+                "ELSE t.guild_id END",
+                "guild_since": "greatest(t.guild_since, s.guild_since)",
+            },
+        ),
+        State(
+            "day_arrivals",
+            ("event_date",),
+            partial(arrivals, allowance_s=settings.late_arrival_allowance_s),
+            {
+                "late_events": "t.late_events + s.late_events",
+                "late_after_complete": "t.late_after_complete + s.late_after_complete",
+                "last_received_at": "greatest(t.last_received_at, s.last_received_at)",
+            },
+            scope="event_date",
+        ),
+    ]
+
+
+# A MERGE takes no commit options: its userMetadata is the session's, set for the one commit.
+_user_metadata = threading.Lock()
+
+
+def _merge_recording(builder, version: int, spark: SparkSession) -> None:
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    with _user_metadata:
+        spark.conf.set(key, json.dumps({"events_version": version}))
+        try:
+            builder.execute()
+        finally:
+            spark.conf.unset(key)
+
+
+def rebuild(spark: SparkSession, state: State, path: str, events: DataFrame, version: int):
+    """Derive the table from every event of `version`, replacing it in one commit."""
+    (
+        state.derive(events)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("overwriteSchema", "true")
+        .option("userMetadata", json.dumps({"events_version": version}))
+        .save(path)
+    )
+
+
+def changes_since(spark: SparkSession, events_path: str, after: int, upto: int) -> DataFrame:
+    """The change data feed of `events` for versions after..upto (after < upto)."""
+    return (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", after + 1)
+        .option("endingVersion", upto)
+        .load(events_path)
+    )
+
+
+def merge_changes(
+    spark: SparkSession, state: State, path: str, changes: DataFrame, events: DataFrame, version
+) -> None:
+    """Bring the table to `version`: merge what was inserted, derive again what was deleted."""
+    kind = F.col("_change_type")
+    inserted = changes.where(kind.isin(*INSERTED))
+    deleted = changes.where(kind.isin(*DELETED)).select(state.scope).distinct()
+    redone = [row[0] for row in deleted.collect()]
+    source = state.derive(inserted).withColumn("_redo", F.lit(False))
+    if redone:
+        scope = F.col(state.scope).isin(redone)
+        source = state.derive(inserted.where(~scope)).withColumn("_redo", F.lit(False))
+        fresh = state.derive(events.where(scope)).withColumn("_redo", F.lit(True))
+        source = source.unionByName(fresh)
+    columns = [c for c in source.columns if c != "_redo"]
+    builder = (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(source.alias("s"), state.condition())
+        .whenMatchedUpdate(condition="s._redo", set={c: f"s.{c}" for c in columns})
+        .whenMatchedUpdate(set=state.combine)
+        .whenNotMatchedInsert(values={c: f"s.{c}" for c in columns})
+    )
+    if redone:
+        gone = F.col(f"t.{state.scope}").isin(redone)
+        builder = builder.whenNotMatchedBySourceDelete(condition=gone)
+    _merge_recording(builder, version, spark)
+
+
+def state_path(events_path: str, name: str) -> str:
+    """Where a state table of the `events` table at `events_path` lives: next to it."""
+    return f"{events_path.rstrip('/')}_state/{name}"
+
+
+def refresh_states(
+    spark: SparkSession, settings: LakeSettings, events_path: str, full: bool = False
+) -> int:
+    """Bring every state table to the newest `events` version (`full`: derive each from
+    every event); that version."""
+    version = table_version(events_path)
+    events = read_events(spark, events_path, version=version)
+    for state in states(settings):
+        path = state_path(events_path, state.name)
+        reflected = None if full else events_version_of(path)
+        if reflected == version:
+            continue
+        if reflected is None or reflected > version:
+            rebuild(spark, state, path, events, version)
+            continue
+        try:
+            changes = changes_since(spark, events_path, reflected, version)
+            merge_changes(spark, state, path, changes, events, version)
+        except AnalysisException as error:  # the feed cannot give those versions
+            log.warning("state %s derived again from every event: %s", state.name, error)
+            rebuild(spark, state, path, events, version)
+    return version
+
+
+def state_inputs(spark: SparkSession, events_path: str) -> inputs.MartInputs:
+    """The marts' inputs from the state tables."""
+
+    def table(name: str) -> DataFrame:
+        return read_table(spark, state_path(events_path, name))
+
+    return inputs.inputs_from(
+        table("player_days"), table("purchases"), table("session_marks"), table("last_guilds")
+    )
+
+
+def day_status(
+    spark: SparkSession, settings: LakeSettings, events_path: str, now: datetime
+) -> DataFrame:
+    """Per landed day, as of `now`: `day_complete`, `late_events`, `late_after_complete`
+    (`jobs.day_status`), from the state table `day_arrivals`."""
+    table = read_table(spark, state_path(events_path, "day_arrivals"))
+    return status_of_days(table, now, settings.late_arrival_allowance_s)
