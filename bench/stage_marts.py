@@ -25,7 +25,51 @@ def measure(run: Run) -> None:
         run.details["marts"][label(events)] = {"synthetic_seconds": generated["seconds"]}
         all_marts_vs_single_runs(run, events, lake, events_dir)
         player_purchases_vs_duckdb(run, events, lake, events_dir)
+        incremental_vs_full(run, events, lake, events_dir)
         shutil.rmtree(lake, ignore_errors=True)
+
+
+def incremental_vs_full(run: Run, events: int, lake: Path, events_dir: str) -> None:
+    """run_marts after appending 1 % (a tenth of it late by up to 3 days) against
+    run_marts --full on the same lake: the refresh reads only what changed."""
+    env = {"QUESTLOG_LAKE_ROOT": lake.as_uri()}
+    spark_events = run.ws.local / "spark-events"
+    full, refreshed = [], []
+    for number in range(run.mode.spark_repeats):
+        run.step(f"marts: run_marts --full, {label(events)} {number + 1}")
+        job = spark_submit(
+            "jobs/run_marts.py", "--full", "--events", events_dir, "--no-tables", env=env,
+            event_log_dir=spark_events,
+        )  # fmt: skip
+        full.append(job["seconds"])
+        run.done(f"run_marts --full {label(events)}: {job['seconds']:.1f} s")
+        run.step(f"marts: append 1 % to {label(events)}, then run_marts {number + 1}")
+        spark_submit(
+            "bench/append_events.py", events_dir, str(events // 100), env={},
+            event_log_dir=spark_events,
+        )  # fmt: skip
+        job = spark_submit(
+            "jobs/run_marts.py", "--events", events_dir, "--no-tables", env=env,
+            event_log_dir=spark_events,
+        )  # fmt: skip
+        refreshed.append(job["seconds"])
+        run.done(f"run_marts after 1 % more: {job['seconds']:.1f} s")
+    run.details["marts"][label(events)] |= {
+        "run_marts_full_seconds": full,
+        "run_marts_after_one_percent_seconds": refreshed,
+    }
+    run.figures.append(
+        figure(
+            "marts",
+            f"all {len(MARTS)} marts after appending 1 % (some late) to {label(events)} events, "
+            "refreshed from what changed (jobs/run_marts.py)",
+            "s",
+            refreshed,
+            "run_marts --full, same lake",
+            full,
+            higher_is_better=False,
+        )
+    )
 
 
 def all_marts_vs_single_runs(run: Run, events: int, lake: Path, events_dir: str) -> None:
@@ -37,7 +81,7 @@ def all_marts_vs_single_runs(run: Run, events: int, lake: Path, events_dir: str)
     for number in range(run.mode.spark_repeats):
         run.step(f"marts: run_marts, all {len(MARTS)} marts, {label(events)} {number + 1}")
         job = spark_submit(
-            "jobs/run_marts.py", "--events", events_dir, "--no-tables", env=env,
+            "jobs/run_marts.py", "--full", "--events", events_dir, "--no-tables", env=env,
             event_log_dir=spark_events,
         )  # fmt: skip
         together.append(job["seconds"])

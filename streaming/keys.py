@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 
-from delta.tables import DeltaTable
+from delta.tables import DeltaTable as SparkDeltaTable
+from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
@@ -49,12 +50,12 @@ def keys_of(events: DataFrame) -> DataFrame:
 def ensure_key_index(spark: SparkSession, keys_path: str, events_path: str) -> None:
     """Create the key index unless it exists, holding the keys of what `events` holds then
     (a lake landed before the index existed gets it built once)."""
-    if DeltaTable.isDeltaTable(spark, keys_path):
+    if SparkDeltaTable.isDeltaTable(spark, keys_path):
         return
     events = spark.read.format("delta").load(events_path)
     keys = keys_of(events).dropDuplicates(["event_id"])
     (
-        DeltaTable.createIfNotExists(spark)
+        SparkDeltaTable.createIfNotExists(spark)
         .location(keys_path)
         .addColumns(keys.schema)
         .partitionedBy("bucket")
@@ -62,7 +63,8 @@ def ensure_key_index(spark: SparkSession, keys_path: str, events_path: str) -> N
         .execute()
     )
     if not events.isEmpty():
-        keys.write.format("delta").mode("append").save(keys_path)
+        # A file per bucket, not one per shuffle partition and bucket.
+        keys.repartition("bucket").write.format("delta").mode("append").save(keys_path)
 
 
 def hashes_of(frame: DataFrame) -> list[int]:
@@ -84,8 +86,10 @@ class KeyIndex:
         return self.spark.read.format("delta").load(self.path)
 
     def load(self) -> None:
-        """Build the filter from every key_hash in the index (one column read)."""
-        hashes = hashes_of(self.table())
+        """Build the filter from every key_hash in the index: one column, read by delta-rs
+        straight into this process (not through the JVM's heap)."""
+        hashes = DeltaTable(self.path).to_pyarrow_table(columns=["key_hash"])["key_hash"]
+        hashes = hashes.to_pylist()
         self.capacity = max(MIN_CAPACITY, 2 * len(hashes))
         # key_hash is already a hash: the filter takes it as it is (`int`), the same in
         # every process.
