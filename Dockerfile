@@ -19,7 +19,7 @@ COPY requirements.lock ./
 # gunicorn and the date-time checker jsonschema uses; tests/unit/test_deployment.py checks this
 # list against the imports. pip takes every version, of these and of what they pull in, from
 # requirements.lock.
-ARG INGEST_PACKAGES="flask gunicorn kafka-python crc32c jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson cachetools prometheus-client python-json-logger deltalake pandas pyarrow pyjwt cryptography"
+ARG INGEST_PACKAGES="flask gunicorn kafka-python crc32c jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson cachetools prometheus-client python-json-logger deltalake pandas pyarrow pyjwt cryptography tenacity"
 RUN echo "$INGEST_PACKAGES" | tr ' ' '\n' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock
@@ -32,7 +32,7 @@ COPY requirements.lock ./
 # What streaming/ and jobs/ import (checked as above), plus pandas and pyarrow for toPandas
 # (streaming/audit.py) and jsonschema's date-time checker. deltalake reads a mart's last
 # commit from its log (lake.files).
-ARG SPARK_APP_PACKAGES="pyspark delta-spark deltalake tenacity jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson pandas pyarrow"
+ARG SPARK_APP_PACKAGES="pyspark delta-spark deltalake tenacity jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson pandas pyarrow rbloom"
 RUN echo "$SPARK_APP_PACKAGES" | tr ' ' '\n' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock

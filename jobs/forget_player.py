@@ -76,7 +76,7 @@ def forget(spark: SparkSession, settings: LakeSettings, players: list[str]) -> d
         ),
     }
     computed = [name for name in MARTS if DeltaTable.isDeltaTable(spark, settings.mart_path(name))]
-    compute_marts(spark, settings, computed, settings.events_path, tables=False)
+    compute_marts(spark, settings, computed, settings.events_path, tables=False, echo=False)
     recomputed = {name: last_commit(settings.mart_path(name)).version for name in computed}
     return {"players": players, "rows_removed": removed, "marts_recomputed": recomputed}
 

@@ -67,9 +67,11 @@ def compute_marts(
     events_path: str,
     tables: bool,
     full: bool = False,
+    echo: bool = True,
 ) -> int:
     """Bring the state to the newest `events` version (`full`: from every event), compute the
-    marts `names` from the inputs derived from it once; print each. The `events` version
+    marts `names` from the inputs derived from it once; print each (unless not `echo`). The
+    `events` version
     they reflect (each mart's commit records it).
 
     The marts are written by `MART_THREADS` threads at once: a small mart's time is mostly
@@ -99,7 +101,8 @@ def compute_marts(
         # Printed from this thread, in the marts' order: the lines of marts written at once
         # never run into each other. The first mart's error is raised here.
         for line in pool.map(compute, names):
-            print(line, flush=True)
+            if echo:
+                print(line, flush=True)
     if tables:
         for name in names:
             register_table(spark, name, settings.mart_path(name))
