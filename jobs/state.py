@@ -161,10 +161,9 @@ def merge_changes(
     inserted = changes.where(kind.isin(*INSERTED))
     deleted = changes.where(kind.isin(*DELETED)).select(state.scope).distinct()
     redone = [row[0] for row in deleted.collect()]
-    source = state.derive(inserted).withColumn("_redo", F.lit(False))
+    scope = F.col(state.scope).isin(redone) if redone else F.lit(False)
+    source = state.derive(inserted.where(~scope)).withColumn("_redo", F.lit(False))
     if redone:
-        scope = F.col(state.scope).isin(redone)
-        source = state.derive(inserted.where(~scope)).withColumn("_redo", F.lit(False))
         fresh = state.derive(events.where(scope)).withColumn("_redo", F.lit(True))
         source = source.unionByName(fresh)
     columns = [c for c in source.columns if c != "_redo"]

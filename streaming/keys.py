@@ -129,6 +129,7 @@ class KeyIndex:
             .mode("append")
             .option("txnAppId", app_id)
             .option("txnVersion", batch_id)
+            .option("userMetadata", f"{app_id} batch {batch_id}")
             .save(self.path)
         )
 

@@ -132,6 +132,7 @@ class BatchWriter:
             .mode("append")
             .option("txnAppId", self.app_id)
             .option("txnVersion", batch_id)
+            .option("userMetadata", f"{self.app_id} batch {batch_id}")
             .save(self.quarantine_path)
         )
 
