@@ -124,7 +124,7 @@ def warm_batch_by_history(run: Run) -> None:
     for history in sorted(runs)[1:]:
         run.figures.append(
             figure(
-                "landing",
+                "history",
                 f"a warm {label(batch)} batch into {label(history)} events over "
                 f"{HISTORY_DAYS} days (batch time)",
                 "s",
