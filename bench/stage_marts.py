@@ -29,18 +29,22 @@ def measure(run: Run) -> None:
         shutil.rmtree(lake, ignore_errors=True)
 
 
+def mart_job(run: Run, script: str, lake: Path, events_dir: str, *args: str) -> dict:
+    """A mart entry point on the synthetic lake, without SQL tables, timed (`spark_submit`)."""
+    return spark_submit(
+        script, *args, "--events", events_dir, "--no-tables",
+        env={"QUESTLOG_LAKE_ROOT": lake.as_uri()}, event_log_dir=run.ws.local / "spark-events",
+    )  # fmt: skip
+
+
 def incremental_vs_full(run: Run, events: int, lake: Path, events_dir: str) -> None:
     """run_marts after appending 1 % (a tenth of it late by up to 3 days) against
     run_marts --full on the same lake: the refresh reads only what changed."""
-    env = {"QUESTLOG_LAKE_ROOT": lake.as_uri()}
     spark_events = run.ws.local / "spark-events"
     full, refreshed = [], []
     for number in range(run.mode.spark_repeats):
         run.step(f"marts: run_marts --full, {label(events)} {number + 1}")
-        job = spark_submit(
-            "jobs/run_marts.py", "--full", "--events", events_dir, "--no-tables", env=env,
-            event_log_dir=spark_events,
-        )  # fmt: skip
+        job = mart_job(run, "jobs/run_marts.py", lake, events_dir, "--full")
         full.append(job["seconds"])
         run.done(f"run_marts --full {label(events)}: {job['seconds']:.1f} s")
         run.step(f"marts: append 1 % to {label(events)}, then run_marts {number + 1}")
@@ -48,10 +52,7 @@ def incremental_vs_full(run: Run, events: int, lake: Path, events_dir: str) -> N
             "bench/append_events.py", events_dir, str(events // 100), env={},
             event_log_dir=spark_events,
         )  # fmt: skip
-        job = spark_submit(
-            "jobs/run_marts.py", "--events", events_dir, "--no-tables", env=env,
-            event_log_dir=spark_events,
-        )  # fmt: skip
+        job = mart_job(run, "jobs/run_marts.py", lake, events_dir)
         refreshed.append(job["seconds"])
         run.done(f"run_marts after 1 % more: {job['seconds']:.1f} s")
     run.details["marts"][label(events)] |= {
@@ -73,25 +74,17 @@ def incremental_vs_full(run: Run, events: int, lake: Path, events_dir: str) -> N
 
 
 def all_marts_vs_single_runs(run: Run, events: int, lake: Path, events_dir: str) -> None:
-    """jobs/run_marts.py (one session, events read once) against each mart's own entry point."""
-    env = {"QUESTLOG_LAKE_ROOT": lake.as_uri()}
-    spark_events = run.ws.local / "spark-events"
+    """jobs/run_marts.py --full (one session) against each mart's own entry point."""
     together, summed, slowest = [], [], []
     singles: dict[str, list[float]] = {name: [] for name in MARTS}
     for number in range(run.mode.spark_repeats):
         run.step(f"marts: run_marts, all {len(MARTS)} marts, {label(events)} {number + 1}")
-        job = spark_submit(
-            "jobs/run_marts.py", "--full", "--events", events_dir, "--no-tables", env=env,
-            event_log_dir=spark_events,
-        )  # fmt: skip
+        job = mart_job(run, "jobs/run_marts.py", lake, events_dir, "--full")
         together.append(job["seconds"])
         run.done(f"run_marts {label(events)}: {job['seconds']:.1f} s")
         for name in MARTS:
             run.step(f"marts: {name} alone, {label(events)} {number + 1}")
-            job = spark_submit(
-                f"jobs/{name}.py", "--events", events_dir, "--no-tables", env=env,
-                event_log_dir=spark_events,
-            )  # fmt: skip
+            job = mart_job(run, f"jobs/{name}.py", lake, events_dir)
             singles[name].append(job["seconds"])
             run.done(f"{name} {label(events)}: {job['seconds']:.1f} s")
         summed.append(sum(times[-1] for times in singles.values()))
