@@ -100,8 +100,9 @@ class PlayerState:
     started, then gets 503. A read that has hung for `read_timeout_s` is abandoned (delta-rs
     takes no timeout; its daemon thread is left waiting) and the next request starts another,
     so a lake that answers again is read again; an abandoned read that returns later is
-    ignored. Past `max_age_s` without a finished read, requests get 503 rather than state
-    that old.
+    ignored. State older than `max_age_s` (the service idle that long, or the lake not
+    answering) is not served: the request waits, as for the first read, until `wait_s` after
+    the read it started, then gets 503 if that read has not finished.
     `load(mart)` returns a mart as an Arrow table (`MartFiles.table`).
     """
 
@@ -127,7 +128,8 @@ class PlayerState:
         self._started_at: float | None = None
         self._error = ""
         self._reading = False
-        self._first_read = threading.Event()
+        # Set when the read running (or last run) finishes, with or without state.
+        self._read_done = threading.Event()
         self._lock = threading.Lock()
 
     @classmethod
@@ -162,7 +164,7 @@ class PlayerState:
             raise MixedVersions(f"the marts reflect different events versions: {versions}")
         return tables
 
-    def _read(self, generation: int) -> None:
+    def _read(self, generation: int, done: threading.Event) -> None:
         try:
             rows = {
                 mart: {row["player_id"]: row for row in table.to_pylist()} if table else {}
@@ -187,7 +189,7 @@ class PlayerState:
             with self._lock:
                 if generation == self._generation:
                     self._reading = False
-            self._first_read.set()
+            done.set()
 
     def _refresh_if_due(self) -> None:
         """Start a background read when the state is older than `refresh_s` and none runs, or
@@ -202,9 +204,10 @@ class PlayerState:
                     self._error = f"a read of the marts hung for {running_s:.0f} s: read again"
             self._generation += 1
             self._reading, self._started_at = True, now
+            self._read_done = done = threading.Event()
             generation = self._generation
         threading.Thread(
-            target=self._read, args=(generation,), name="player-state", daemon=True
+            target=self._read, args=(generation, done), name="player-state", daemon=True
         ).start()
 
     def lookup(self, player_id: str) -> tuple[dict | None, float]:
@@ -214,10 +217,13 @@ class PlayerState:
         last state read is older than `max_age_s` (the lake has not answered since).
         """
         self._refresh_if_due()
-        if self._players is None:
-            # Counted from the first read's start: once it has taken `wait_s`, requests are
+        with self._lock:
+            done, started_at = self._read_done, self._started_at
+            unusable = self._players is None or self.clock() - self._read_at > self.max_age_s
+        if unusable:
+            # Counted from the read's start: once it has taken `wait_s`, requests are
             # answered at once instead of each holding a thread for `wait_s`.
-            self._first_read.wait(max(self._started_at + self.wait_s - self.clock(), 0))
+            done.wait(max(started_at + self.wait_s - self.clock(), 0))
         with self._lock:
             players, read_at, error = self._players, self._read_at, self._error
         if players is None:

@@ -314,6 +314,20 @@ def test_state_older_than_its_bound_is_refused_with_503_until_the_lake_answers(l
     assert state.lookup("ana")[1] == 0
 
 
+def test_a_request_after_an_idle_spell_past_the_bound_is_answered_from_a_fresh_read(lake):
+    """Reads follow requests: after none for longer than `max_age_s`, the next request waits
+    for the read it starts instead of being refused for the age of the last one."""
+    clock = Clock()
+    state = PlayerState(
+        MartFiles(f"file://{lake}").table, refresh_s=30, wait_s=30, clock=clock, max_age_s=300
+    )
+    assert state.lookup("ana")[0]["guild_id"] == "wolves"
+    write_version(lake, "player_inventory", [inventory("ana", [("sword", 2)], "bears")])
+    clock.now = 1000
+    player, age_s = state.lookup("ana")
+    assert (player["guild_id"], age_s) == ("bears", 0)
+
+
 def test_marts_read_between_two_commits_of_a_run_are_read_again(lake):
     """A read that finds the marts at different events versions (a run committing them one
     after another) is not served: they are read again until they agree."""
