@@ -23,6 +23,8 @@ class Scenario:
     path: str
     body_file: Path | None
     events_per_request: int
+    # Sent with every request, as "Name: value".
+    headers: tuple[str, ...] = ()
 
 
 def parse_wrk_report(output: str, events_per_request: int) -> dict:
@@ -59,6 +61,7 @@ def wrk_run(
         "--duration", f"{seconds:g}s",
         "--timeout", "10s",
         "--script", str(WRK_SCRIPT),
+        *(word for header in scenario.headers for word in ("--header", header)),
         base_url + scenario.path,
         "--",
         scenario.method,

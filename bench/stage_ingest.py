@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import time
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from bench.ingest_load import Scenario, gunicorn_master, py_spy_record, top_frames, wrk_run
 from bench.payloads import client_events
 from bench.run import NO_RATE_LIMITS, Run, figure
@@ -13,6 +17,31 @@ from stack.ingest_process import ingest_server
 
 BATCH_EVENTS = 50
 CONNECTIONS = 32  # the service's 2 workers x 16 threads, each kept busy (wrk -t2 -c32)
+TOKEN_AUDIENCE, TOKEN_ISSUER = "questlog-bench", "https://auth.bench.example"
+
+
+def player_token(run: Run, player_id: str) -> tuple[str, dict[str, str]]:
+    """A player token for `player_id`, signed RS256 as a studio's auth service would sign
+    it, and the settings that verify it (the public key in a PEM file)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = run.ws.local / "auth.pem"
+    pem.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    claims = {
+        "sub": player_id,
+        "aud": TOKEN_AUDIENCE,
+        "iss": TOKEN_ISSUER,
+        "exp": int(time.time()) + 24 * 3600,
+    }
+    settings = {
+        "QUESTLOG_PLAYER_TOKEN_PUBLIC_KEY_FILE": str(pem),
+        "QUESTLOG_PLAYER_TOKEN_AUDIENCE": TOKEN_AUDIENCE,
+        "QUESTLOG_PLAYER_TOKEN_ISSUER": TOKEN_ISSUER,
+    }
+    return jwt.encode(claims, key, algorithm="RS256"), settings
 
 
 def measure(run: Run) -> None:
@@ -23,6 +52,8 @@ def measure(run: Run) -> None:
     batch.write_text(json.dumps(client_events(BATCH_EVENTS, seed=11)))
     # A new player_id per request on the GET routes (bench/wrk/report.lua).
     sword = "/purchase_a_sword?player_id=player-1"
+    # The service verifies player tokens; requests without one pass as before (no API keys).
+    token, token_settings = player_token(run, purchases[0]["player_id"])
     scenarios = {
         "seed_app": Scenario(
             "seed's app GET /purchase_a_sword (fire-and-forget send)", "GET", sword, None, 1
@@ -30,11 +61,19 @@ def measure(run: Run) -> None:
         "noop": Scenario("no-op Flask route, single event", "POST", "/v1/events", single, 1),
         "seed": Scenario("seed GET /purchase_a_sword", "GET", sword, None, 1),
         "single": Scenario("POST /v1/events, single event", "POST", "/v1/events", single, 1),
+        "token": Scenario(
+            "POST /v1/events, single event with a player token (RS256)",
+            "POST",
+            "/v1/events",
+            single,
+            1,
+            (f"Authorization: Bearer {token}",),
+        ),
         "batch": Scenario(
             f"POST /v1/events, {BATCH_EVENTS}-event batch", "POST", "/v1/events", batch, 50
         ),
     }
-    env = {"QUESTLOG_TOPIC": topic, **NO_RATE_LIMITS}
+    env = {"QUESTLOG_TOPIC": topic, **NO_RATE_LIMITS, **token_settings}
     ports = {"ingest": free_port(), "noop": free_port(), "seed_app": free_port()}
     runs: dict[str, list[dict]] = {name: [] for name in scenarios}
     # The seed's app paced the same way: what the machine itself allows at 80 % of a peak.
@@ -134,6 +173,28 @@ def measure(run: Run) -> None:
             ),
             figure("ingest", label_, "errors", metric(name, "errors")),
         ]
+    single_name, token_name = scenarios["single"].name, scenarios["token"].name
+    run.figures += [
+        figure(
+            "ingest",
+            token_name,
+            "requests/s",
+            metric("token", "requests_per_s"),
+            single_name,
+            metric("single", "requests_per_s"),
+        ),
+        figure(
+            "ingest",
+            token_name,
+            "p50 ms",
+            metric("token", "p50_ms"),
+            single_name,
+            metric("single", "p50_ms"),
+            higher_is_better=False,
+        ),
+        figure("ingest", token_name, "p99 ms", metric("token", "p99_ms")),
+        figure("ingest", token_name, "errors", metric("token", "errors")),
+    ]
     batch_name = scenarios["batch"].name
     run.figures += [
         figure(

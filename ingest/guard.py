@@ -28,36 +28,45 @@ class RateLimiter:
 
     Hand-written because the common Flask limiters count fixed or sliding windows, not
     tokens, and cannot charge a batch of N events as N. Limits hold per worker process.
-    The buckets live in a TTL map of at most `max_names` entries: a bucket untouched for
-    `burst / rate` seconds is full again, the same as no bucket, so it expires then; past
-    `max_names` the least recently used bucket goes. Memory and the cost of a call stay
-    bounded however many players there are.
+
+    Memory and the cost of a call stay bounded however many names there are: the buckets
+    live in two TTL maps of at most `max_names` entries together. A bucket untouched for
+    `burst / rate` seconds is full again, the same as no bucket, so it expires then. Past a
+    map's bound its least recently used bucket goes, which gives that name a full bucket
+    again; so a bucket more than half spent moves to a map of its own, where only other
+    buckets that far spent can push it out. A flood of made-up names, each charged a little,
+    churns the first map and never evicts a name that is being limited: to push one out, a
+    flood must spend half a burst on each name it makes up.
     """
 
     def __init__(self, rate: float, burst: int, clock=time.monotonic, max_names: int = 100_000):
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        self._buckets: TTLCache = TTLCache(
-            maxsize=max_names, ttl=max(burst / rate, 1e-3), timer=clock
-        )
+        ttl = max(burst / rate, 1e-3)
+        self._fresh = TTLCache(maxsize=max(max_names // 2, 1), ttl=ttl, timer=clock)
+        self._spent = TTLCache(maxsize=max(max_names - max_names // 2, 1), ttl=ttl, timer=clock)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._buckets)
+            return len(self._fresh) + len(self._spent)
 
     def take(self, name: str, count: int = 1) -> float:
         """Take `count` tokens; 0 when allowed, else the seconds until they would be there."""
         with self._lock:
             now = self.clock()
-            tokens, last = self._buckets.get(name, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            saved = self._spent.get(name) or self._fresh.get(name) or (float(self.burst), now)
+            tokens = min(float(self.burst), saved[0] + (now - saved[1]) * self.rate)
             if count > tokens:
-                self._buckets[name] = (tokens, now)
-                return (count - tokens) / self.rate if count <= self.burst else float("inf")
-            self._buckets[name] = (tokens - count, now)
-            return 0.0
+                wait = (count - tokens) / self.rate if count <= self.burst else float("inf")
+            else:
+                tokens, wait = tokens - count, 0.0
+            spent = tokens < self.burst / 2
+            keep, leave = (self._spent, self._fresh) if spent else (self._fresh, self._spent)
+            leave.pop(name, None)
+            keep[name] = (tokens, now)
+            return wait
 
 
 def parse_api_keys(entries: tuple[str, ...]) -> dict[str, frozenset[str]]:

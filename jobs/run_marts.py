@@ -79,6 +79,8 @@ def compute_marts(
     tables are registered afterwards, one at a time (the catalog is one embedded database).
     """
     version = refresh_states(spark, settings, events_path, full)
+    if not names:
+        return version
     inputs = kept(state_inputs(spark, events_path))
     # A row per day, read by every daily mart: computed once, before they are written at once.
     days = day_status(spark, settings, events_path, datetime.now(UTC)).cache()

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -116,18 +116,15 @@ def states(settings: LakeSettings) -> list[State]:
     ]
 
 
-# A MERGE takes no commit options: its userMetadata is the session's, set for the one commit.
-_user_metadata = threading.Lock()
-
-
 def _merge_recording(builder, version: int, spark: SparkSession) -> None:
+    """Run the MERGE; its commit records `version`. A MERGE takes no commit options: its
+    userMetadata is its session's, so each state is refreshed in a session of its own."""
     key = "spark.databricks.delta.commitInfo.userMetadata"
-    with _user_metadata:
-        spark.conf.set(key, json.dumps({"events_version": version}))
-        try:
-            builder.execute()
-        finally:
-            spark.conf.unset(key)
+    spark.conf.set(key, json.dumps({"events_version": version}))
+    try:
+        builder.execute()
+    finally:
+        spark.conf.unset(key)
 
 
 def rebuild(spark: SparkSession, state: State, path: str, events: DataFrame, version: int):
@@ -190,23 +187,33 @@ def refresh_states(
     spark: SparkSession, settings: LakeSettings, events_path: str, full: bool = False
 ) -> int:
     """Bring every state table to the newest `events` version (`full`: derive each from
-    every event); that version."""
+    every event); that version.
+
+    The tables are refreshed side by side, each in a session of its own (its MERGE's
+    userMetadata is a session setting): a small table's time is mostly the driver's, which
+    overlaps another's tasks."""
     version = table_version(events_path)
-    events = read_events(spark, events_path, version=version)
-    for state in states(settings):
+
+    def refresh(state: State) -> None:
+        session = spark.newSession()
+        events = read_events(session, events_path, version=version)
         path = state_path(events_path, state.name)
         reflected = None if full else events_version_of(path)
         if reflected == version:
-            continue
+            return
         if reflected is None or reflected > version:
-            rebuild(spark, state, path, events, version)
-            continue
+            rebuild(session, state, path, events, version)
+            return
         try:
-            changes = changes_since(spark, events_path, reflected, version)
-            merge_changes(spark, state, path, changes, events, version)
+            changes = changes_since(session, events_path, reflected, version)
+            merge_changes(session, state, path, changes, events, version)
         except AnalysisException as error:  # the feed cannot give those versions
             log.warning("state %s derived again from every event: %s", state.name, error)
-            rebuild(spark, state, path, events, version)
+            rebuild(session, state, path, events, version)
+
+    tables = states(settings)
+    with ThreadPoolExecutor(len(tables)) as pool:
+        list(pool.map(refresh, tables))  # the first error is raised here
     return version
 
 

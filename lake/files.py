@@ -45,6 +45,11 @@ def table_version(uri: str) -> int:
     return DeltaTable(uri).version()
 
 
+def table_properties(uri: str) -> dict[str, str]:
+    """The table's properties (`TBLPROPERTIES`), from its log."""
+    return DeltaTable(uri).metadata().configuration
+
+
 def _events_version(commit: dict) -> int | None:
     metadata = commit.get("userMetadata")
     return json.loads(metadata).get("events_version") if metadata else None

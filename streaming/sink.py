@@ -25,6 +25,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from lake.files import table_properties
 from lake.io import tagged_commit_rows
 from streaming.keys import KeyIndex, ensure_key_index, hashes_of, keys_of
 from streaming.landed import no_kafka_records
@@ -60,6 +61,7 @@ _retry_on_conflict = retry(
 # default, the first 32 columns, includes every field of `properties` and `context` and the
 # random event_id, which skip nothing and cost the landing write a third of its time.
 CHANGE_FEED = "delta.enableChangeDataFeed"
+STATS_COLUMNS = "delta.dataSkippingStatsColumns"
 EVENTS_STATS_COLUMNS = ["event_ts", "received_at", *KAFKA_LINEAGE]
 QUARANTINE_STATS_COLUMNS = [*KAFKA_LINEAGE, "landed_at"]
 
@@ -72,24 +74,35 @@ def ensure_tables(
     An existing table keeps its schema: a newer catalog's fields are added by the writes.
     """
     parsed = parse_records(no_kafka_records(spark))
-    for path, rows, partition, stats_columns in (
-        (events_path, valid_events(parsed), "event_date", EVENTS_STATS_COLUMNS),
-        (quarantine_path, quarantined_records(parsed), "landed_date", QUARANTINE_STATS_COLUMNS),
+    # The marts' state follows what changed in `events` (`jobs.state`): its change data feed,
+    # which costs an append nothing (its files are the changes) and a delete a file of them.
+    for path, rows, partition, properties in (
+        (
+            events_path,
+            valid_events(parsed),
+            "event_date",
+            {STATS_COLUMNS: ",".join(EVENTS_STATS_COLUMNS), CHANGE_FEED: "true"},
+        ),
+        (
+            quarantine_path,
+            quarantined_records(parsed),
+            "landed_date",
+            {STATS_COLUMNS: ",".join(QUARANTINE_STATS_COLUMNS)},
+        ),
     ):
         if DeltaTable.isDeltaTable(spark, path):
             continue
-        (
+        builder = (
             DeltaTable.createIfNotExists(spark)
             .location(path)
             .addColumns(rows.schema)
             .partitionedBy(partition)
-            .property("delta.dataSkippingStatsColumns", ",".join(stats_columns))
-            .execute()
         )
-    # The marts' state follows what changed in `events` (`jobs.state`): its change data feed,
-    # which costs an append nothing (its files are the changes) and a delete a file of them.
-    events = DeltaTable.forPath(spark, events_path)
-    if events.detail().first()["properties"].get(CHANGE_FEED) != "true":
+        for key, value in properties.items():
+            builder = builder.property(key, value)
+        builder.execute()
+    # An `events` table created before the marts' state existed gets the feed from now on.
+    if table_properties(events_path).get(CHANGE_FEED) != "true":
         spark.sql(f"ALTER TABLE delta.`{events_path}` SET TBLPROPERTIES ({CHANGE_FEED} = true)")
     ensure_key_index(spark, keys_path, events_path)
 

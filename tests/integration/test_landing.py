@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,25 +29,28 @@ from pyspark.sql import functions as F
 from events.envelope import enrich, to_kafka
 from jobs import forget_player
 from jobs.entry import refresh
-from jobs.run_marts import compute_marts
-from jobs.state import state_path
+from jobs.state import refresh_states, state_path, states
+from lake.files import events_version_of, table_version
 from lake.io import read_events, read_quarantine, read_table
 from lake.settings import LakeSettings
 from runtime.layout import LakeLayout
 from runtime.marts import MARTS
 from simulator.players import simulate
+from stack.ingest_process import ingest_server
 from streaming.batch_record import BatchRecord
 from streaming.compact import optimize
 from streaming.transforms import parse_records, valid_events
 from tests.helpers.events import MALFORMED_RECORDS
 from tests.helpers.stack import (
     audit,
+    free_port,
     land,
     landing_service,
     new_topic,
     own_lake,
     stop,
 )
+from tests.helpers.waiting import eventually
 
 
 def produce(
@@ -201,22 +205,21 @@ def test_forgetting_a_player_erases_their_rows_and_recomputes_the_marts(spark, o
     assert result.returncode == 0, result.output[-3000:]
 
 
-def mart_rows(spark, lake_root: str) -> dict[str, list[str]]:
-    """Every mart's rows as sorted JSON lines, without computed_at."""
-    layout = LakeLayout(lake_root)
+def state_rows(settings: LakeSettings, events_path: str) -> dict[str, list[str]]:
+    """Every state table's rows as sorted JSON lines, read without Spark."""
     rows = {}
-    for name in MARTS:
-        mart = read_table(spark, layout.mart_path(name)).drop("computed_at")
-        lines = mart.select(F.to_json(F.struct(*mart.columns)).alias("row")).collect()
-        rows[name] = sorted(row.row for row in lines)
+    for state in states(settings):
+        table = DeltaTable(state_path(events_path, state.name)).to_pyarrow_table()
+        rows[state.name] = sorted(json.dumps(row, default=str) for row in table.to_pylist())
     return rows
 
 
-def test_marts_refreshed_from_what_changed_equal_marts_computed_from_every_event(
+def test_state_refreshed_from_what_changed_equals_state_derived_from_every_event(
     spark, kafka_admin, lake_root, lake_settings
 ):
     """Late events, retries and an erasure after a first run: the refresh merges only what
-    changed into the state, and every mart equals the one computed from every event."""
+    changed into the state, and every state table equals the one derived from every event
+    (the marts are computed from the state alone, `jobs.state.state_inputs`)."""
     topic = new_topic(kafka_admin)
     env = lake_env(topic, lake_root)
     settings = replace(lake_settings, lake_root=lake_root, topic=topic)
@@ -229,7 +232,7 @@ def test_marts_refreshed_from_what_changed_equal_marts_computed_from_every_event
     history = [received(e) for e in simulate(40, 5, 3, first_day)]
     produce_events(lake_settings.kafka_bootstrap, topic, history)
     land(spark, env)
-    compute_marts(spark, settings, list(MARTS), events_path, tables=False)
+    refresh_states(spark, settings, events_path)
 
     # A phone's offline queue: days 1 to 3 of other players, received now; retries of the
     # first run's events; and today's.
@@ -240,15 +243,17 @@ def test_marts_refreshed_from_what_changed_equal_marts_computed_from_every_event
     land(spark, env)
     erased = history[0]["player_id"]
     forget_player.forget(spark, settings, [erased])
-    for state in ("player_days", "purchases", "session_marks", "last_guilds", "day_arrivals"):
-        assert DeltaTable(state_path(events_path, state)).history(1)[0]["operation"] == "MERGE"
-    refreshed = mart_rows(spark, lake_root)
+    for state in states(settings):
+        path = state_path(events_path, state.name)
+        assert DeltaTable(path).history(1)[0]["operation"] == "MERGE", state.name
+    refreshed = state_rows(settings, events_path)
 
-    compute_marts(spark, settings, list(MARTS), events_path, tables=False, full=True)
-    assert refreshed == mart_rows(spark, lake_root)
-    assert not any(erased in row for row in refreshed["player_purchases"])
-    late_players = {e["player_id"] for e in late} - {erased}
-    assert late_players <= {json.loads(row)["player_id"] for row in refreshed["player_purchases"]}
+    refresh_states(spark, settings, events_path, full=True)
+    assert refreshed == state_rows(settings, events_path)
+    assert not any(erased in row for rows in refreshed.values() for row in rows)
+    late_buyers = {e["player_id"] for e in late if e["event_type"] == "purchase"} - {erased}
+    assert late_buyers
+    assert late_buyers <= {json.loads(row)["player_id"] for row in refreshed["purchases"]}
 
 
 def test_the_audit_fails_naming_the_partition_when_a_row_is_removed(spark, own_landed_lake):
@@ -450,31 +455,71 @@ def test_a_purchase_at_schema_version_2_lands_next_to_version_1_rows(
     assert stores == {(1, None): len(v1), (2, "web_shop"): len(v2)}
 
 
-def test_spark_and_the_reader_without_spark_see_the_same_rows_while_the_stream_runs(
-    spark, kafka_admin, lake_root, lake_settings
+def owned(url: str, player_id: str) -> dict | None:
+    """The player's state once it holds a sword, else None."""
+    response = requests.get(f"{url}/v1/players/{player_id}", timeout=10)
+    if response.status_code != 200:
+        return None
+    state = response.json()
+    return state if "sword" in state["inventory"] else None
+
+
+def landed_batches(log: Path) -> int:
+    """Batch records with landed rows among the complete lines of a landing log."""
+    lines = log.read_text().splitlines(keepends=True)
+    records = (BatchRecord.from_line(line) for line in lines if line.endswith("\n"))
+    return sum(1 for record in records if record and record.landed)
+
+
+def test_while_the_landing_service_runs_readers_agree_and_a_purchase_reaches_the_game(
+    spark, kafka_admin, lake_root, lake_settings, tmp_path
 ):
+    """Service mode as `make stream` runs it. Spark and the reader without Spark see the same
+    rows of each version; the marts follow the stream in the service, so a purchase reaches
+    the player endpoint with no mart run by hand."""
     topic = new_topic(kafka_admin)
-    env = lake_env(topic, lake_root)
-    events_uri = LakeLayout(lake_root).events_path
-    driver = landing_service(env, "--trigger-interval", "1 second", "--marts-every", "0")
+    env = {**lake_env(topic, lake_root), "QUESTLOG_PLAYER_STATE_REFRESH_S": "1"}
+    layout = LakeLayout(lake_root)
+    player = f"newcomer-{uuid.uuid4().hex[:8]}"
+    purchase = {
+        "event_type": "purchase",
+        "player_id": player,
+        "properties": {"item": "sword", "price": 100, "currency": "gold", "quantity": 1},
+    }
+    log_path = tmp_path / "landing.log"
     compared = []
-    try:
-        for round_number in range(3):
-            produce_events(lake_settings.kafka_bootstrap, topic, good_events(500))
-            # Wait for this round's batch to commit, reading the batch records.
-            for line in driver.stdout:
-                record = BatchRecord.from_line(line)
-                if record and record.landed:
-                    break
-            produce_events(lake_settings.kafka_bootstrap, topic, good_events(500))
-            table = DeltaTable(events_uri)
-            rust_count = table.to_pyarrow_table(columns=["event_id"]).num_rows
-            spark_count = read_table(spark, events_uri, version=table.version()).count()
-            compared.append((round_number, table.version(), rust_count, spark_count))
-    finally:
-        stop(driver)
+    with log_path.open("w") as log:
+        driver = landing_service(
+            env, "--trigger-interval", "1 second", "--marts-every", "2", stdout=log
+        )
+        try:
+            with ingest_server(free_port(), env=env, log_path=tmp_path / "ingest.log") as url:
+                response = requests.post(f"{url}/v1/events", json=purchase, timeout=10)
+                assert response.status_code == 202
+                for round_number in range(3):
+                    before = landed_batches(log_path)
+                    produce_events(lake_settings.kafka_bootstrap, topic, good_events(500))
+                    # Wait for a batch to commit after those, reading the batch records.
+                    eventually(lambda: landed_batches(log_path) > before, 300, 0.2)  # noqa: B023
+                    produce_events(lake_settings.kafka_bootstrap, topic, good_events(500))
+                    table = DeltaTable(layout.events_path)
+                    rust_count = table.to_pyarrow_table(columns=["event_id"]).num_rows
+                    spark_count = read_table(spark, layout.events_path, version=table.version())
+                    compared.append(
+                        (round_number, table.version(), rust_count, spark_count.count())
+                    )
+                state = eventually(lambda: owned(url, player), timeout_s=300, every_s=1)
+        finally:
+            stop(driver)
     assert all(rust == sparks for _, _, rust, sparks in compared), compared
     assert len({version for _, version, _, _ in compared}) == 3, compared
+    assert state["inventory"]["sword"]["quantity"] == 1
+    assert state["purchases"]["purchases"] == 1
+    assert state["data_age_s"] >= 0
+    # Every mart records the events version it reflects: one the table has.
+    versions = [events_version_of(layout.mart_path(name)) for name in MARTS]
+    assert None not in versions
+    assert max(versions) <= table_version(layout.events_path)
 
 
 def test_a_client_retrying_through_the_ingest_service_is_landed_once(

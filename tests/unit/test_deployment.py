@@ -33,6 +33,8 @@ from stack.settings import StackSettings, env_variable_names
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
+# Publishes Kafka, HDFS and Spark on 127.0.0.1 for an operator on the server.
+OPS_COMPOSE_FILE = REPO / "docker-compose.ops.yml"
 DOCKERFILE = REPO / "Dockerfile"
 FIRST_PARTY = {
     *("events", "runtime", "ingest", "lake", "jobs", "streaming", "stack", "simulator", "bench")
@@ -49,8 +51,9 @@ def canonical(name: str) -> str:
 
 
 @functools.cache
-def compose_config() -> subprocess.CompletedProcess[str]:
-    """`docker-compose config` on the file, with none of this shell's QUESTLOG_* or COMPOSE_*."""
+def compose_config(*files: Path) -> subprocess.CompletedProcess[str]:
+    """`docker-compose config` on the files (the main one, then overrides), with none of this
+    shell's QUESTLOG_* or COMPOSE_*."""
     tool = shutil.which("docker-compose")
     assert tool, "docker-compose is not installed: run `make setup`"
     environ = {
@@ -58,16 +61,27 @@ def compose_config() -> subprocess.CompletedProcess[str]:
         for name, value in os.environ.items()
         if not name.startswith(("QUESTLOG_", "COMPOSE_", "DOCKER_"))
     }
-    command = [tool, "--project-directory", str(REPO), "-f", str(COMPOSE_FILE), "config"]
+    named = [word for file in (COMPOSE_FILE, *files) for word in ("-f", str(file))]
+    command = [tool, "--project-directory", str(REPO), *named, "config"]
     return subprocess.run(command, capture_output=True, text=True, env=environ, cwd=REPO)
+
+
+def resolved_services(*files: Path) -> dict[str, dict]:
+    """The services as Compose resolves them: variables filled in, YAML anchors merged."""
+    result = compose_config(*files)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
 
 
 @pytest.fixture(scope="module")
 def services() -> dict[str, dict]:
-    """The services as Compose resolves them: variables filled in, YAML anchors merged."""
-    result = compose_config()
-    assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)["services"]
+    return resolved_services()
+
+
+@pytest.fixture(scope="module")
+def operator_services() -> dict[str, dict]:
+    """With the operator's override, which publishes Kafka, HDFS and Spark on 127.0.0.1."""
+    return resolved_services(OPS_COMPOSE_FILE)
 
 
 def questlog_env(service: dict) -> dict[str, str]:
@@ -91,11 +105,41 @@ def url_port(url: str) -> int:
 
 
 @pytest.mark.tools  # docker-compose
-def test_compose_file_passes_docker_compose_config():
-    result = compose_config()
+@pytest.mark.parametrize("overrides", [(), (OPS_COMPOSE_FILE,)], ids=["main", "with-ops"])
+def test_compose_file_passes_docker_compose_config(overrides):
+    result = compose_config(*overrides)
     assert result.returncode == 0, result.stderr
     # Warnings (an unset variable, say) count as errors.
     assert result.stderr.strip() == ""
+
+
+def published(service: dict) -> list[tuple[str, int]]:
+    """Each published port as (host address, container port); "" is every interface."""
+    ports = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            ports.append((port.get("host_ip", ""), int(port["target"])))
+        else:
+            *host, _, container = str(port).split(":")
+            ports.append((host[0] if host else "", int(container.split("/")[0])))
+    return ports
+
+
+@pytest.mark.tools  # docker-compose
+def test_only_the_api_is_published_to_other_machines_and_the_notebook_to_this_one(services):
+    exposed = {name: published(service) for name, service in services.items() if published(service)}
+    assert exposed == {"ingest": [("", 5000)], "jupyter": [("127.0.0.1", 8888)]}
+
+
+@pytest.mark.tools  # docker-compose
+def test_the_operators_override_publishes_only_on_this_machine(services, operator_services):
+    added = {
+        name: published(service)
+        for name, service in operator_services.items()
+        if published(service) != published(services[name])
+    }
+    assert set(added) == {"kafka-1", "kafka-2", "kafka-3", "namenode", "spark-master"}
+    assert all(host == "127.0.0.1" for ports in added.values() for host, _ in ports), added
 
 
 @pytest.mark.tools  # docker-compose
@@ -284,7 +328,7 @@ def test_compose_runs_the_ingest_in_production_mode_refusing_to_start_without_ke
 
 
 @pytest.mark.tools  # docker-compose
-def test_containers_listen_on_the_ports_of_the_local_stack(services):
+def test_containers_listen_on_the_ports_of_the_local_stack(services, operator_services):
     stack = StackSettings.from_env({})
     lake = LakeSettings.from_env(questlog_env(services["streaming"]))
     hadoop = services["namenode"]["environment"]
@@ -303,7 +347,7 @@ def test_containers_listen_on_the_ports_of_the_local_stack(services):
     assert lake.lake_root.startswith(f"{default_fs}/")
     http_address = hadoop["HDFS-SITE.XML_dfs.namenode.http-address"]
     assert url_port(http_address) == stack.webhdfs_port == url_port(lake.webhdfs_url)
-    assert 9870 in container_ports(services["namenode"])
+    assert 9870 in container_ports(operator_services["namenode"])
 
     image_bind = re.search(r"QUESTLOG_INGEST_BIND=(\S+)", DOCKERFILE.read_text())
     assert ServingSettings().port == url_port(image_bind.group(1)) == 5000
@@ -353,7 +397,7 @@ def submit_conf(command: list[str]) -> dict[str, str]:
 
 
 @pytest.mark.tools  # docker-compose
-def test_compose_runs_the_brokers_of_the_cluster_topology(services, cluster):
+def test_compose_runs_the_brokers_of_the_cluster_topology(services, operator_services, cluster):
     brokers = nodes(services, "kafka")
     assert len(brokers) == cluster.brokers
     for index, name in enumerate(brokers, start=1):
@@ -369,7 +413,7 @@ def test_compose_runs_the_brokers_of_the_cluster_topology(services, cluster):
                     "SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR"):  # fmt: skip
             assert int(kafka[f"KAFKA_{key}"]) == cluster.min_insync_replicas, (name, key)
         # Tools on this machine reach broker i where the local cluster topology has it.
-        assert host_ports(services[name]) == {9094: cluster.broker_port(index)}
+        assert host_ports(operator_services[name]) == {9094: cluster.broker_port(index)}
         assert f"localhost:{cluster.broker_port(index)}" in kafka["KAFKA_ADVERTISED_LISTENERS"]
 
 
@@ -383,7 +427,7 @@ def test_topic_is_created_with_the_cluster_topologys_replication(services, clust
 
 
 @pytest.mark.tools  # docker-compose
-def test_compose_runs_the_hdfs_of_the_cluster_topology(services, cluster):
+def test_compose_runs_the_hdfs_of_the_cluster_topology(services, operator_services, cluster):
     datanodes = nodes(services, "datanode")
     assert len(datanodes) == cluster.datanodes
     for name in ["namenode", *datanodes]:
@@ -399,7 +443,7 @@ def test_compose_runs_the_hdfs_of_the_cluster_topology(services, cluster):
     namenode = services["namenode"]["environment"]
     assert namenode["ENSURE_NAMENODE_CLUSTERID"] == HDFS_CLUSTER_ID
     single = StackSettings.from_env({})
-    assert host_ports(services["namenode"]) == {single.webhdfs_port: cluster.webhdfs_port}
+    assert host_ports(operator_services["namenode"]) == {single.webhdfs_port: cluster.webhdfs_port}
 
 
 @pytest.mark.tools  # docker-compose
@@ -410,7 +454,9 @@ def test_spark_writers_use_the_cluster_topologys_replication(services, cluster):
 
 
 @pytest.mark.tools  # docker-compose
-def test_compose_runs_the_spark_workers_of_the_cluster_topology(services, cluster):
+def test_compose_runs_the_spark_workers_of_the_cluster_topology(
+    services, operator_services, cluster
+):
     workers = nodes(services, "spark-worker")
     assert len(workers) == cluster.spark_workers
     for name in workers:
@@ -420,7 +466,7 @@ def test_compose_runs_the_spark_workers_of_the_cluster_topology(services, cluste
         assert services[name]["hostname"] == name
         # Registered with the master, not merely up.
         assert "spark-master:8080/json/" in services[name]["healthcheck"]["test"]
-    assert host_ports(services["spark-master"]) == {8080: cluster.spark_ui_port}
+    assert host_ports(operator_services["spark-master"]) == {8080: cluster.spark_ui_port}
 
 
 @pytest.mark.tools  # docker-compose
