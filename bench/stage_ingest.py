@@ -13,6 +13,8 @@ from bench.ingest_load import Scenario, gunicorn_master, py_spy_record, top_fram
 from bench.payloads import client_events
 from bench.run import NO_RATE_LIMITS, Run, figure
 from bench.workspace import free_port
+from ingest.settings import IngestSettings
+from ingest.tokens import PlayerTokens
 from stack.ingest_process import ingest_server
 
 BATCH_EVENTS = 50
@@ -42,6 +44,17 @@ def player_token(run: Run, player_id: str) -> tuple[str, dict[str, str]]:
         "QUESTLOG_PLAYER_TOKEN_ISSUER": TOKEN_ISSUER,
     }
     return jwt.encode(claims, key, algorithm="RS256"), settings
+
+
+def verification_us(token: str, settings: dict[str, str], calls: int = 2000) -> float:
+    """Microseconds one player token's verification takes in this process, as the ingest
+    service verifies it on each request (`ingest.tokens.PlayerTokens.player`)."""
+    tokens = PlayerTokens.from_settings(IngestSettings.from_env(settings))
+    tokens.player(token)  # the first call pays for imports and caches
+    started = time.perf_counter()
+    for _ in range(calls):
+        tokens.player(token)
+    return (time.perf_counter() - started) / calls * 1e6
 
 
 def measure(run: Run) -> None:
@@ -174,7 +187,10 @@ def measure(run: Run) -> None:
             figure("ingest", label_, "errors", metric(name, "errors")),
         ]
     single_name, token_name = scenarios["single"].name, scenarios["token"].name
+    verified = [verification_us(token, token_settings) for _ in range(run.mode.repeats)]
+    run.details["ingest"]["token_verification_us"] = verified
     run.figures += [
+        figure("ingest", "player token verification (PyJWT, RS256), in process", "µs", verified),
         figure(
             "ingest",
             token_name,

@@ -12,10 +12,22 @@ import json
 from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ingest.errors import ApiError
 
 REQUIRED_CLAIMS = ["exp", "sub", "aud", "iss"]
+
+
+def fits(algorithm: str, key) -> bool:
+    """Whether a key can verify `algorithm`: RSA keys RS*/PS*, EC keys ES*. A token whose
+    algorithm the key cannot verify is then refused as an algorithm not allowed (401)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return algorithm.startswith(("RS", "PS"))
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return algorithm.startswith("ES")
+    return True
 
 
 def looks_like_a_token(credential: str) -> bool:
@@ -36,8 +48,10 @@ class PlayerTokens:
         jwks: dict | None = None,
     ):
         self.audience, self.issuer, self.algorithms = audience, issuer, list(algorithms)
-        # PyJWT loads a PEM for the algorithm the token names, among those allowed.
-        self.public_key = public_key_pem
+        # Loaded once (PyJWT would parse a PEM string again on every request).
+        self.public_key = (
+            serialization.load_pem_public_key(public_key_pem.encode()) if public_key_pem else None
+        )
         self.jwks = jwt.PyJWKSet.from_dict(jwks) if jwks else None
 
     @classmethod
@@ -61,10 +75,11 @@ class PlayerTokens:
     def player(self, token: str) -> str:
         """The player a valid token names (`sub`); ApiError 401 saying what is wrong."""
         try:
+            key = self._key(token)
             claims = jwt.decode(
                 token,
-                self._key(token),
-                algorithms=self.algorithms,
+                key,
+                algorithms=[alg for alg in self.algorithms if fits(alg, key)],
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": REQUIRED_CLAIMS},

@@ -69,6 +69,18 @@ def own_lake(lake_root: str) -> tuple[str, str]:
     return folder, f"hdfs://{namenode}{folder}"
 
 
+def copy_folder(client, source: str, target: str) -> None:
+    """Copy an HDFS folder file by file over WebHDFS (`client`: an `hdfs.InsecureClient`): a
+    small landed lake, tables and checkpoint, for a test to change without landing it again.
+    Delta's logs name their files relative to the table, so the copy is a lake of its own."""
+    for folder, _, files in client.walk(source):
+        relative = folder[len(source) :]
+        client.makedirs(target + relative)
+        for name in files:
+            with client.read(f"{folder}/{name}") as reader:
+                client.write(f"{target}{relative}/{name}", reader.read())
+
+
 def own_catalog_conf(folder: Path) -> list[str]:
     """spark-submit options giving a test its own table catalog, not the user's."""
     return [

@@ -43,6 +43,7 @@ from streaming.transforms import parse_records, valid_events
 from tests.helpers.events import MALFORMED_RECORDS
 from tests.helpers.stack import (
     audit,
+    copy_folder,
     free_port,
     land,
     landing_service,
@@ -103,11 +104,10 @@ def landed_ids(spark, lake_root: str) -> Counter:
     return Counter(row.event_id for row in events.select("event_id").collect())
 
 
-@pytest.fixture
-def own_landed_lake(spark, kafka_admin, webhdfs, lake_settings):
-    """For one test that changes it: a topic with 120 good events, one of them sent three
-    times, and records that are not events produced straight into it with kcat; landed into a
-    lake of its own."""
+@pytest.fixture(scope="module")
+def landed_once(spark, kafka_admin, webhdfs, lake_settings):
+    """A topic with 120 good events, one of them sent three times, and records that are not
+    events produced straight into it with kcat; landed into a lake of its own."""
     topic = new_topic(kafka_admin)
     folder, lake_root = own_lake(lake_settings.lake_root)
     events = good_events(120)
@@ -120,9 +120,23 @@ def own_landed_lake(spark, kafka_admin, webhdfs, lake_settings):
         check=True,
         timeout=60,
     )
-    env = lake_env(topic, lake_root)
-    land(spark, env)
-    yield {"topic": topic, "lake_root": lake_root, "events": events, "env": env}
+    land(spark, lake_env(topic, lake_root))
+    yield {"topic": topic, "folder": folder, "events": events}
+    webhdfs.delete(folder, recursive=True)
+
+
+@pytest.fixture
+def own_landed_lake(landed_once, webhdfs, lake_settings):
+    """For one test that changes it: a copy of `landed_once`'s lake, of the same topic."""
+    folder, lake_root = own_lake(lake_settings.lake_root)
+    copy_folder(webhdfs, landed_once["folder"], folder)
+    env = lake_env(landed_once["topic"], lake_root)
+    yield {
+        "topic": landed_once["topic"],
+        "lake_root": lake_root,
+        "events": landed_once["events"],
+        "env": env,
+    }
     webhdfs.delete(folder, recursive=True)
 
 
@@ -286,31 +300,6 @@ def test_the_audit_fails_naming_an_event_id_that_has_two_rows(spark, own_landed_
     result = audit(spark, own_landed_lake["env"])
     assert result.returncode == 1
     assert f"1 event_ids landed more than once, e.g. {copied.event_id} (2 rows)" in result.output
-
-
-def test_a_retry_days_later_lands_once_and_is_counted_as_a_duplicate(
-    spark, kafka_admin, lake_root, lake_settings
-):
-    """Dedupe has no one-hour horizon: the clock is made explicit with received_at."""
-    topic = new_topic(kafka_admin)
-    env = lake_env(topic, lake_root)
-    three_days_ago = datetime.now(UTC) - timedelta(days=3)
-    first = good_events(30, received_at=iso(three_days_ago))
-    for event in first[:10]:
-        event["client_ts"] = iso(three_days_ago - timedelta(minutes=5))
-    produce_events(lake_settings.kafka_bootstrap, topic, first)
-    land(spark, env)
-
-    # The offline queue replayed: same event_ids and client_ts, received three days later.
-    # Those without client_ts are dated by the new received_at, a different event_date.
-    now = iso(datetime.now(UTC))
-    replayed = [{**event, "received_at": now} for event in first]
-    produce_events(lake_settings.kafka_bootstrap, topic, replayed)
-    records = land(spark, env)
-
-    assert landed_ids(spark, lake_root) == Counter(e["event_id"] for e in first)
-    assert sum(r.duplicates for r in records) == len(replayed)
-    assert sum(r.landed for r in records) == 0
 
 
 # How far a first copy's client_ts lies from its received_at (None: it has none), at and
