@@ -23,6 +23,9 @@ class LakeSettings(RuntimeSettings):
     # In service mode, the marts are computed again when `events` changed, at most this often
     # (0: never; `jobs/run_marts.py` then runs them).
     marts_refresh_s: float = 10.0
+    # host:port where the landing service serves its metrics (streaming/metrics.py); empty:
+    # none. A port taken leaves the service landing, without metrics, and says so.
+    landing_metrics_bind: str = "127.0.0.1:9466"
     fail_on_data_loss: bool = True
     # How long after a day ends its events may still arrive (a phone's offline queue, say)
     # before the daily marts call the day complete.

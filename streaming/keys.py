@@ -20,7 +20,7 @@ import logging
 
 from delta.tables import DeltaTable as SparkDeltaTable
 from deltalake import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
 from rbloom import Bloom
@@ -37,9 +37,14 @@ MIN_CAPACITY = 1_000_000
 KEY_COLUMNS = ["bucket", "key_hash", "event_id"]
 
 
+def event_key_hash() -> Column:
+    """An event's `key_hash`: xxhash64 of its event_id."""
+    return F.xxhash64("event_id")
+
+
 def keys_of(events: DataFrame) -> DataFrame:
     """The key index rows of events: bucket, key_hash, event_id."""
-    key_hash = F.xxhash64("event_id")
+    key_hash = event_key_hash()
     return events.select(
         F.pmod(key_hash, F.lit(KEY_BUCKETS)).cast("int").alias("bucket"),
         key_hash.alias("key_hash"),

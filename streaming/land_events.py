@@ -17,6 +17,8 @@ import argparse
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
@@ -26,6 +28,7 @@ from lake.session import spark_session
 from lake.settings import LakeSettings
 from streaming.batch_record import BatchRecord
 from streaming.keys import KeyIndex
+from streaming.metrics import LandingMetrics, age_consumer, oldest_unread_age_s
 from streaming.sink import BatchWriter, ensure_tables
 
 log = logging.getLogger("questlog.land_events")
@@ -84,6 +87,12 @@ def parse_args(argv: list[str], settings: LakeSettings) -> argparse.Namespace:
         "often, in this session (0: never)",
     )
     parser.add_argument(
+        "--metrics-bind",
+        default=settings.landing_metrics_bind,
+        metavar="HOST:PORT",
+        help="with --service: serve Prometheus metrics at http://HOST:PORT/metrics ('': none)",
+    )
+    parser.add_argument(
         "--fail-on-data-loss",
         choices=["true", "false"],
         default=str(settings.fail_on_data_loss).lower(),
@@ -108,19 +117,28 @@ def read_topic(spark: SparkSession, settings: LakeSettings, args) -> DataFrame:
     return reader.load()
 
 
-def consumer_lag(progress) -> dict[str, int]:
-    """Offsets per topic that Kafka has and the batch did not read."""
-    lag = {}
+def partition_offsets(progress) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+    """Per (topic, partition): the offset the batch read up to (the next to read), and the
+    records Kafka had past it when the batch was planned."""
+    ends, lag = {}, {}
     for source in progress.sources:
         # A batch replayed from the checkpoint (after a crash) reports latestOffset "null".
         latest = json.loads(source.latestOffset or "{}") or {}
         end = json.loads(source.endOffset or "{}") or {}
         for topic, partitions in latest.items():
-            lag[topic] = sum(
-                max(int(offset) - int(end.get(topic, {}).get(p, offset)), 0)
-                for p, offset in partitions.items()
-            )
-    return lag
+            for partition, offset in partitions.items():
+                read_to = int(end.get(topic, {}).get(partition, offset))
+                ends[(topic, int(partition))] = read_to
+                lag[(topic, int(partition))] = max(int(offset) - read_to, 0)
+    return ends, lag
+
+
+def consumer_lag(progress) -> dict[str, int]:
+    """Offsets per topic that Kafka has and the batch did not read."""
+    per_topic: dict[str, int] = {}
+    for (topic, _), records in partition_offsets(progress)[1].items():
+        per_topic[topic] = per_topic.get(topic, 0) + records
+    return per_topic
 
 
 class BatchPrinter:
@@ -130,9 +148,11 @@ class BatchPrinter:
     an AvailableNow run could outlive), so every batch is printed, the last one included.
     """
 
-    def __init__(self, writer: BatchWriter):
+    def __init__(self, writer: BatchWriter, ages: Callable | None = None):
         self.writer = writer
         self.printed = -1
+        # With metrics: (next offsets, lag) -> the age of each partition's oldest unread record.
+        self.ages = ages
 
     def print_new(self, query: StreamingQuery) -> None:
         for progress in query.recentProgress:
@@ -152,6 +172,12 @@ class BatchPrinter:
             )
             print(record.to_line(), flush=True)
             self.printed = progress.batchId
+            metrics = self.writer.metrics
+            if metrics is not None:
+                ends, lag = partition_offsets(progress)
+                metrics.batch_done(progress.batchDuration / 1000, lag)
+                if self.ages is not None:
+                    metrics.lag_ages(self.ages(ends, lag))
 
 
 def start(spark: SparkSession, settings: LakeSettings, args, writer: BatchWriter) -> StreamingQuery:
@@ -172,18 +198,42 @@ def start(spark: SparkSession, settings: LakeSettings, args, writer: BatchWriter
     )
 
 
+def serve_metrics(settings: LakeSettings, args) -> tuple[LandingMetrics | None, Callable | None]:
+    """The service's metrics, served on --metrics-bind, and how to read its lag in seconds;
+    (None, None) when the port cannot be bound: landing goes on without them."""
+    metrics = LandingMetrics(trigger_seconds(args.trigger_interval))
+    try:
+        metrics.serve(args.metrics_bind)
+    except OSError as error:
+        log.warning("no metrics: %s cannot be bound (%s)", args.metrics_bind, error)
+        return None, None
+    log.info("metrics on http://%s/metrics", args.metrics_bind)
+    consumer = age_consumer(settings.kafka_bootstrap)
+    return metrics, lambda ends, lag: oldest_unread_age_s(consumer, ends, lag, time.time())
+
+
+def trigger_seconds(interval: str) -> float:
+    """Seconds of a trigger interval as Spark takes it ("10 seconds", "1 minute")."""
+    number, _, unit = interval.strip().partition(" ")
+    return float(number) * (60 if unit.startswith("min") else 1)
+
+
 def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) -> int:
     """Run the landing query in `spark` until it ends (AvailableNow) or is stopped; 0 if it
     ended without an error. The session must allow Python tasks (the record checks)."""
     # A new schema_version's new property becomes a new (nullable) column of `events`.
     spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
+    metrics, ages = None, None
+    if args.mode == "service" and args.metrics_bind:
+        metrics, ages = serve_metrics(settings, args)
     writer = BatchWriter(
         args.events_path,
         args.quarantine_path,
         KeyIndex(spark, args.keys_path),
         f"{args.checkpoint_root}/land_events",
+        metrics,
     )
-    printer = BatchPrinter(writer)
+    printer = BatchPrinter(writer, ages)
     query = start(spark, settings, args, writer)
     log.info("query land_events started: %s -> %s", args.topic, args.events_path)
     follower = None

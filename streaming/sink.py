@@ -14,6 +14,7 @@ No row leaves a batch except into one of the two tables or as a counted duplicat
 from __future__ import annotations
 
 import hashlib
+import time
 
 from delta.exceptions import (
     ConcurrentAppendException,
@@ -23,17 +24,20 @@ from delta.exceptions import (
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from lake.files import table_properties
 from lake.io import tagged_commit_rows
-from streaming.keys import KeyIndex, ensure_key_index, hashes_of, keys_of
+from streaming.keys import KeyIndex, ensure_key_index, event_key_hash, keys_of
 from streaming.landed import no_kafka_records
+from streaming.metrics import LandingMetrics
 from streaming.transforms import (
     KAFKA_LINEAGE,
     batch_summary,
     first_copies,
     parse_records,
+    quarantine_reasons,
     quarantined_records,
     suspect_event_ids,
     valid_events,
@@ -110,7 +114,14 @@ def ensure_tables(
 class BatchWriter:
     """The `foreachBatch` function of the landing query; keeps each batch's counts."""
 
-    def __init__(self, events_path: str, quarantine_path: str, keys: KeyIndex, checkpoint: str):
+    def __init__(
+        self,
+        events_path: str,
+        quarantine_path: str,
+        keys: KeyIndex,
+        checkpoint: str,
+        metrics: LandingMetrics | None = None,
+    ):
         self.events_path = events_path
         self.quarantine_path = quarantine_path
         self.keys = keys
@@ -118,24 +129,41 @@ class BatchWriter:
         # Stable across restarts of the same query (its checkpoint), unique between queries.
         self.app_id = "questlog-landing-" + hashlib.sha256(checkpoint.encode()).hexdigest()[:16]
         self.counts: dict[int, dict[str, int]] = {}
+        self.metrics = metrics
+        # received_at (Unix microseconds) of the batch's valid records, for the metrics.
+        self._received_us: list[int] = []
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
         parsed = parse_records(records).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             # One job parses the batch (kept for the writes) and counts what the writes need.
             summary = batch_summary(parsed)
+            reasons = {}
             if summary.quarantined:
                 self.write_quarantine(parsed, batch_id)
+                if self.metrics is not None:
+                    reasons = quarantine_reasons(parsed)
             landed = 0
+            self._received_us = []
             if summary.records > summary.quarantined:
                 landed = self.append_new(valid_events(parsed), batch_id)
         finally:
             parsed.unpersist()
-        self.counts[batch_id] = {
+        counts = {
             "landed": landed,
             "quarantined": summary.quarantined,
             "duplicates": summary.records - summary.quarantined - landed,
         }
+        self.counts[batch_id] = counts
+        if self.metrics is not None:
+            self.metrics.batch_written(
+                read=summary.records,
+                landed=landed,
+                duplicates=counts["duplicates"],
+                reasons=reasons,
+                received_us=self._received_us,
+                committed_at=time.time(),
+            )
 
     def write_quarantine(self, parsed: DataFrame, batch_id: int) -> None:
         """Append the batch's invalid records once, however often the batch runs."""
@@ -154,7 +182,12 @@ class BatchWriter:
         """Append the events whose event_id the key index lacks, each once, and only once
         however often the batch runs, then their keys; how many were appended."""
         spark = events.sparkSession
-        hashes = hashes_of(keys_of(events))
+        # The ids' hashes for the key index, and each record's receipt for the metrics.
+        collected = events.select(
+            event_key_hash().alias("key_hash"), F.unix_micros("received_at").alias("received_us")
+        ).toArrow()
+        hashes = collected.column("key_hash").to_pylist()
+        self._received_us = collected.column("received_us").to_pylist()
         landed_ids = self.keys.landed(hashes)
         suspects = suspect_event_ids(events, landed_ids).persist(StorageLevel.MEMORY_AND_DISK)
         try:

@@ -116,6 +116,12 @@ def batch_summary(parsed: DataFrame) -> Row:
     ).first()
 
 
+def quarantine_reasons(parsed: DataFrame) -> dict[str, int]:
+    """How many of a parsed batch's records each reason quarantines."""
+    rows = parsed.where(F.col("reason").isNotNull()).groupBy("reason").count().collect()
+    return {row["reason"]: row["count"] for row in rows}
+
+
 def quarantined_records(parsed: DataFrame) -> DataFrame:
     """The invalid records, kept whole with their reason and where Kafka had them."""
     return parsed.where(F.col("reason").isNotNull()).select(

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import subprocess
+import time
 import uuid
 from collections import Counter
 from dataclasses import replace
@@ -24,6 +25,7 @@ import pytest
 import requests
 from deltalake import DeltaTable
 from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 from pyspark.sql import functions as F
 
 from events.envelope import enrich, to_kafka
@@ -453,6 +455,22 @@ def owned(url: str, player_id: str) -> dict | None:
     return state if "sword" in state["inventory"] else None
 
 
+def caught_up(metrics_url: str, topic: str, events: int) -> dict[str, float] | None:
+    """The landing service's unlabelled metrics once it has landed `events` and no partition
+    of `topic` lags, else None."""
+    text = requests.get(metrics_url, timeout=10).text
+    values, lags = {}, []
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("questlog_landing_consumer_lag"):
+                lags.append(sample.labels["topic"] == topic and sample.value == 0)
+            elif not sample.labels:
+                values[sample.name] = sample.value
+    if values.get("questlog_landing_events_landed_total") != events or not lags or not all(lags):
+        return None
+    return values
+
+
 def landed_batches(log: Path) -> int:
     """Batch records with landed rows among the complete lines of a landing log."""
     lines = log.read_text().splitlines(keepends=True)
@@ -467,7 +485,13 @@ def test_while_the_landing_service_runs_readers_agree_and_a_purchase_reaches_the
     rows of each version; the marts follow the stream in the service, so a purchase reaches
     the player endpoint with no mart run by hand."""
     topic = new_topic(kafka_admin)
-    env = {**lake_env(topic, lake_root), "QUESTLOG_PLAYER_STATE_REFRESH_S": "1"}
+    metrics_url = f"http://127.0.0.1:{free_port()}/metrics"
+    env = {
+        **lake_env(topic, lake_root),
+        "QUESTLOG_PLAYER_STATE_REFRESH_S": "1",
+        "QUESTLOG_LANDING_METRICS_BIND": metrics_url.split("/")[2],
+    }
+    started = time.time()
     layout = LakeLayout(lake_root)
     player = f"newcomer-{uuid.uuid4().hex[:8]}"
     purchase = {
@@ -498,8 +522,13 @@ def test_while_the_landing_service_runs_readers_agree_and_a_purchase_reaches_the
                         (round_number, table.version(), rust_count, spark_count.count())
                     )
                 state = eventually(lambda: owned(url, player), timeout_s=300, every_s=1)
+            # Every event sent, counted by the service's metrics once landed, and no lag.
+            landed = eventually(lambda: caught_up(metrics_url, topic, 3001), 300, 0.5)
         finally:
             stop(driver)
+    assert landed["questlog_landing_records_read_total"] == 3001
+    assert landed["questlog_landing_end_to_end_latency_seconds_count"] == 3001
+    assert landed["questlog_landing_last_commit_timestamp_seconds"] > started
     assert all(rust == sparks for _, _, rust, sparks in compared), compared
     assert len({version for _, version, _, _ in compared}) == 3, compared
     assert state["inventory"]["sword"]["quantity"] == 1

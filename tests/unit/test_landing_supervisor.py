@@ -13,8 +13,10 @@ from stack.settings import StackSettings
 
 def test_a_job_that_exits_is_restarted_with_back_off_and_the_state_says_so(tmp_path, monkeypatch):
     settings = StackSettings(stack_dir=tmp_path, stack_timeout=30)
-    # A stand-in job that fails at once, tagged as the landing job.
-    failing = [sys.executable, "-c", "import sys; sys.exit(3)", *tags(settings, landing.LANDING)]
+    # A stand-in job that fails a moment after it started (one that exits before the
+    # supervisor sees it running is recorded as "exited at start"), tagged as the landing job.
+    code = "import sys, time; time.sleep(0.3); sys.exit(3)"
+    failing = [sys.executable, "-c", code, *tags(settings, landing.LANDING)]
     monkeypatch.setattr(landing, "landing_command", lambda _: failing)
     stop = threading.Event()
     thread = threading.Thread(
