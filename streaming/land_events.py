@@ -208,8 +208,20 @@ def serve_metrics(settings: LakeSettings, args) -> tuple[LandingMetrics | None, 
         log.warning("no metrics: %s cannot be bound (%s)", args.metrics_bind, error)
         return None, None
     log.info("metrics on http://%s/metrics", args.metrics_bind)
-    consumer = age_consumer(settings.kafka_bootstrap)
-    return metrics, lambda ends, lag: oldest_unread_age_s(consumer, ends, lag, time.time())
+    consumer: list = []  # made at the first lag, so that a broker down at start stops nothing
+
+    def ages(ends, lag):
+        if not any(lag.values()):
+            return dict.fromkeys(ends, 0.0)
+        try:
+            if not consumer:
+                consumer.append(age_consumer(settings.kafka_bootstrap))
+            return oldest_unread_age_s(consumer[0], ends, lag, time.time())
+        except Exception as error:  # KafkaError, or the broker unreachable: no ages this time
+            log.warning("the lag in seconds cannot be read: %r", error)
+            return {}
+
+    return metrics, ages
 
 
 def trigger_seconds(interval: str) -> float:

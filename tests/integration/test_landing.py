@@ -41,6 +41,7 @@ from simulator.players import simulate
 from stack.ingest_process import ingest_server
 from streaming.batch_record import BatchRecord
 from streaming.compact import optimize
+from streaming.metrics import age_consumer, oldest_unread_age_s
 from streaming.transforms import parse_records, valid_events
 from tests.helpers.events import MALFORMED_RECORDS
 from tests.helpers.stack import (
@@ -554,3 +555,20 @@ def test_a_client_retrying_through_the_ingest_service_is_landed_once(
     land(spark, lake_env(topic, lake_root))
     landed = read_events(spark, LakeLayout(lake_root).events_path)
     assert [r.event_id for r in landed.collect()] == [event["event_id"]]
+
+
+def test_the_lag_in_seconds_is_the_age_of_the_oldest_record_not_landed(kafka_admin, lake_settings):
+    topic = new_topic(kafka_admin)
+    two_minutes_ago = int((time.time() - 120) * 1000)
+    producer = KafkaProducer(bootstrap_servers=lake_settings.kafka_bootstrap, acks="all")
+    for offset in range(3):  # the first one two minutes old, the others new
+        stamp = two_minutes_ago if offset == 0 else None
+        producer.send(topic, b"{}", partition=0, timestamp_ms=stamp)
+    producer.flush()
+    consumer = age_consumer(lake_settings.kafka_bootstrap)
+    ends = {(topic, 0): 0, (topic, 1): 0}
+    ages = oldest_unread_age_s(consumer, ends, {(topic, 0): 3, (topic, 1): 0}, time.time())
+    assert 119 <= ages[(topic, 0)] <= 180
+    assert ages[(topic, 1)] == 0
+    later = oldest_unread_age_s(consumer, {(topic, 0): 1}, {(topic, 0): 2}, time.time())
+    assert later[(topic, 0)] < 60
