@@ -97,42 +97,79 @@ class LakeWatcher:
         self.version = table.version()
 
 
+class PlayerWatcher:
+    """Notes when each tracked player's purchase shows in `GET /v1/players/<id>`: the marts
+    the landing service keeps fresh, read again by the ingest service."""
+
+    def __init__(self, ingest_url: str):
+        self.url = ingest_url
+        self.session = requests.Session()
+        self.waiting: dict[str, float] = {}  # player -> when their purchase was answered 202
+        self.visible_after: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def track(self, player_id: str, acked_at: float) -> None:
+        with self.lock:
+            self.waiting[player_id] = acked_at
+
+    def poll(self) -> None:
+        with self.lock:
+            waiting = dict(self.waiting)
+        for player_id, acked_at in waiting.items():
+            response = self.session.get(f"{self.url}/v1/players/{player_id}", timeout=10)
+            if response.status_code == 200 and "sword" in response.json()["inventory"]:
+                with self.lock:
+                    self.visible_after[player_id] = time.time() - acked_at
+                    del self.waiting[player_id]
+
+
 def end_to_end_latency(
     ingest_url: str, watcher: LakeWatcher, rounds: int, round_seconds: float, per_second: int = 10
 ) -> dict:
-    """Send single events at a steady pace; per round, p50 and p95 of 202 -> readable (s)."""
+    """Send single purchases at a steady pace, each for a new player; per round, p50 and p95
+    of 202 -> readable in the lake (s) and, for one purchase a second, of 202 -> shown by
+    the player endpoint."""
     acked: dict[str, tuple[int, float]] = {}
+    tracked: dict[str, int] = {}  # player -> round
+    players = PlayerWatcher(ingest_url)
     session = requests.Session()
     stop = threading.Event()
 
     def watch() -> None:
         while not stop.is_set():
             watcher.poll()
+            players.poll()
             stop.wait(0.5)
 
     watching = threading.Thread(target=watch, daemon=True)
     watching.start()
-    template = {"event_type": "purchase", "schema_version": 1, "player_id": "player-e2e"}
     sword = SHOP["sword"]
-    template["properties"] = {
-        "item": "sword",
-        "price": sword.price,
-        "currency": sword.currency,
-        "quantity": 1,
-    }
+    properties = {"item": "sword", "price": sword.price, "currency": sword.currency, "quantity": 1}
     try:
         for round_number in range(rounds):
             round_end = time.monotonic() + round_seconds
+            sent = 0
             while time.monotonic() < round_end:
-                event_id = str(uuid.uuid4())
-                response = session.post(
-                    f"{ingest_url}/v1/events", json={**template, "event_id": event_id}, timeout=10
-                )
+                event_id, player_id = str(uuid.uuid4()), f"e2e-{uuid.uuid4().hex[:12]}"
+                event = {
+                    "event_id": event_id,
+                    "event_type": "purchase",
+                    "schema_version": 1,
+                    "player_id": player_id,
+                    "properties": properties,
+                }
+                response = session.post(f"{ingest_url}/v1/events", json=event, timeout=10)
                 if response.status_code == 202:
                     acked[event_id] = (round_number, time.time())
+                    if sent % per_second == 0:
+                        tracked[player_id] = round_number
+                        players.track(player_id, acked[event_id][1])
+                sent += 1
                 time.sleep(1 / per_second)
-        deadline = time.monotonic() + 120
-        while set(acked) - set(watcher.readable_at) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 300
+        while (set(acked) - set(watcher.readable_at) or players.waiting) and (
+            time.monotonic() < deadline
+        ):
             time.sleep(0.5)
     finally:
         stop.set()
@@ -144,15 +181,26 @@ def end_to_end_latency(
             for event_id, (number, at) in acked.items()
             if number == round_number and event_id in watcher.readable_at
         ]
+        shown = [
+            players.visible_after[player]
+            for player, number in tracked.items()
+            if number == round_number and player in players.visible_after
+        ]
         per_round.append(
             {
                 "events": len(latencies),
                 "p50_s": percentile(latencies, 0.5),
                 "p95_s": percentile(latencies, 0.95),
+                "players": len(shown),
+                # Infinite when none showed in time (`players_never_shown` says how many).
+                "player_p50_s": percentile(shown, 0.5) if shown else float("inf"),
+                "player_p95_s": percentile(shown, 0.95) if shown else float("inf"),
             }
         )
     return {
         "sent": len(acked),
         "never_readable": len(set(acked) - set(watcher.readable_at)),
+        "players_tracked": len(tracked),
+        "players_never_shown": len(players.waiting),
         "rounds": per_round,
     }
