@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -183,6 +185,21 @@ def state_path(events_path: str, name: str) -> str:
     return f"{events_path.rstrip('/')}_state/{name}"
 
 
+# Per session, the session each state table is refreshed in: made once and used again, so a
+# service refreshing every few seconds does not make new sessions for ever.
+_state_sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_state_sessions_lock = threading.Lock()
+
+
+def state_session(spark: SparkSession, name: str) -> SparkSession:
+    """The session of `spark`'s Spark context in which the state table `name` is refreshed."""
+    with _state_sessions_lock:
+        sessions = _state_sessions.setdefault(spark, {})
+        if name not in sessions:
+            sessions[name] = spark.newSession()
+        return sessions[name]
+
+
 def refresh_states(
     spark: SparkSession, settings: LakeSettings, events_path: str, full: bool = False
 ) -> int:
@@ -195,7 +212,7 @@ def refresh_states(
     version = table_version(events_path)
 
     def refresh(state: State) -> None:
-        session = spark.newSession()
+        session = state_session(spark, state.name)
         events = read_events(session, events_path, version=version)
         path = state_path(events_path, state.name)
         reflected = None if full else events_version_of(path)
