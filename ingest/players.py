@@ -124,6 +124,9 @@ class PlayerState:
         # Each read's number: only the newest may store what it read.
         self._generation = 0
         self._players: dict[str, dict] | None = None
+        # The tables the players were built from (`MartFiles.table` returns the same object
+        # for a version it read before).
+        self._read_tables: list[pa.Table | None] = []
         self._read_at: float | None = None
         self._started_at: float | None = None
         self._error = ""
@@ -166,21 +169,21 @@ class PlayerState:
 
     def _read(self, generation: int, done: threading.Event) -> None:
         try:
-            rows = {
-                mart: {row["player_id"]: row for row in table.to_pylist()} if table else {}
-                for mart, table in _read_again_while_mixed(self._tables)().items()
-            }
-            inventory, purchases = rows["player_inventory"], rows["player_purchases"]
-            segments = rows["spender_segments"]
-            players = {
-                player_id: player_view(
-                    inventory.get(player_id), purchases.get(player_id), segments.get(player_id)
+            tables = list(_read_again_while_mixed(self._tables)().items())
+            with self._lock:
+                # The same tables as the last read (no mart has a newer version): the players
+                # built from them stand, and are as fresh as this read.
+                same = len(tables) == len(self._read_tables) and all(
+                    table is kept
+                    for (_, table), kept in zip(tables, self._read_tables, strict=True)
                 )
-                for player_id in inventory.keys() | purchases.keys()
-            }
+                players = self._players if same else None
+            if players is None:
+                players = self._players_of(dict(tables))
             with self._lock:
                 if generation == self._generation:
                     self._players, self._read_at, self._error = players, self.clock(), ""
+                    self._read_tables = [table for _, table in tables]
         except Exception as error:  # the lake failed: keep the last state, say why
             with self._lock:
                 if generation == self._generation:
@@ -190,6 +193,21 @@ class PlayerState:
                 if generation == self._generation:
                     self._reading = False
             done.set()
+
+    @staticmethod
+    def _players_of(tables: dict[str, pa.Table | None]) -> dict[str, dict]:
+        rows = {
+            mart: {row["player_id"]: row for row in table.to_pylist()} if table else {}
+            for mart, table in tables.items()
+        }
+        inventory, purchases = rows["player_inventory"], rows["player_purchases"]
+        segments = rows["spender_segments"]
+        return {
+            player_id: player_view(
+                inventory.get(player_id), purchases.get(player_id), segments.get(player_id)
+            )
+            for player_id in inventory.keys() | purchases.keys()
+        }
 
     def _refresh_if_due(self) -> None:
         """Start a background read when the state is older than `refresh_s` and none runs, or

@@ -82,6 +82,8 @@ class MartFiles:
     def __init__(self, lake_root: str):
         self.root = lake_root.rstrip("/")
         self.layout = LakeLayout(lake_root)
+        # The last version of each mart `table` read, with its table: a version never changes.
+        self._last: dict[str, tuple[int, pa.Table]] = {}
 
     def uri(self, mart: str) -> str:
         return self.layout.mart_path(mart)
@@ -110,11 +112,17 @@ class MartFiles:
         return self.version_table(version).to_pylist()
 
     def table(self, mart: str) -> pa.Table:
-        """The newest version of a mart as one Arrow table."""
+        """The newest version of a mart as one Arrow table: the same object as the last call
+        returned when the mart has no newer version (only its log is read then)."""
         version = self.latest_version(mart)
         if version is None:
             raise FileNotFoundError(f"no Delta table for the mart {mart!r} in {self.root}")
-        return self.version_table(version)
+        last = self._last.get(mart)
+        if last is not None and last[0] == version.version:
+            return last[1]
+        table = self.version_table(version)
+        self._last[mart] = (version.version, table)
+        return table
 
 
 def read_table_pandas(uri: str, version: int | None = None) -> pd.DataFrame:

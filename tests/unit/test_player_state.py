@@ -345,3 +345,29 @@ def test_marts_read_between_two_commits_of_a_run_are_read_again(lake):
     assert player["inventory"] == {"sword": {"quantity": 2, "since": T1.isoformat()}}
     assert reads["player_inventory"] == 2
     assert reads["player_purchases"] == 2
+
+
+def test_a_refresh_reads_only_the_logs_of_marts_that_have_no_newer_version(lake):
+    files = MartFiles(f"file://{lake}")
+    loaded = Counter()
+    version_table = files.version_table
+
+    def counting(version):
+        loaded[version.uri.rsplit("/", 1)[1]] += 1
+        return version_table(version)
+
+    files.version_table = counting
+    clock = Clock()
+    state = PlayerState(files.table, refresh_s=5, wait_s=5.0, clock=clock)
+    first = state.lookup("ana")[0]
+    clock.now = 6
+    state.lookup("ana")  # due: a read starts; no mart changed
+    eventually(lambda: state._read_at == 6)
+    assert loaded == Counter(player_inventory=1, player_purchases=1)
+    assert state.lookup("ana") == (first, 0)
+    write_version(lake, "player_inventory", [inventory("ana", [("sword", 2)], "bears")])
+    clock.now = 12
+    state.lookup("ana")
+    eventually(lambda: state._read_at == 12)
+    assert loaded == Counter(player_inventory=2, player_purchases=1)
+    assert state.lookup("ana")[0]["guild_id"] == "bears"
