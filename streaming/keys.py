@@ -72,11 +72,6 @@ def ensure_key_index(spark: SparkSession, keys_path: str, events_path: str) -> N
         keys.repartition("bucket").write.format("delta").mode("append").save(keys_path)
 
 
-def hashes_of(frame: DataFrame) -> list[int]:
-    """The `key_hash` column of a frame, on the driver."""
-    return frame.select("key_hash").toArrow().column(0).to_pylist()
-
-
 class KeyIndex:
     """The key index of one `events` table, with the Bloom filter of its hashes."""
 

@@ -130,8 +130,6 @@ class BatchWriter:
         self.app_id = "questlog-landing-" + hashlib.sha256(checkpoint.encode()).hexdigest()[:16]
         self.counts: dict[int, dict[str, int]] = {}
         self.metrics = metrics
-        # received_at (Unix microseconds) of the batch's valid records, for the metrics.
-        self._received_us: list[int] = []
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
         parsed = parse_records(records).persist(StorageLevel.MEMORY_AND_DISK)
@@ -143,10 +141,9 @@ class BatchWriter:
                 self.write_quarantine(parsed, batch_id)
                 if self.metrics is not None:
                     reasons = quarantine_reasons(parsed)
-            landed = 0
-            self._received_us = []
+            landed, received_us = 0, []
             if summary.records > summary.quarantined:
-                landed = self.append_new(valid_events(parsed), batch_id)
+                landed, received_us = self.append_new(valid_events(parsed), batch_id)
         finally:
             parsed.unpersist()
         counts = {
@@ -161,7 +158,7 @@ class BatchWriter:
                 landed=landed,
                 duplicates=counts["duplicates"],
                 reasons=reasons,
-                received_us=self._received_us,
+                received_us=received_us,
                 committed_at=time.time(),
             )
 
@@ -178,16 +175,16 @@ class BatchWriter:
         )
 
     @_retry_on_conflict
-    def append_new(self, events: DataFrame, batch_id: int) -> int:
+    def append_new(self, events: DataFrame, batch_id: int) -> tuple[int, list[int]]:
         """Append the events whose event_id the key index lacks, each once, and only once
-        however often the batch runs, then their keys; how many were appended."""
+        however often the batch runs, then their keys; how many were appended, and every
+        record's received_at (Unix microseconds, for the metrics)."""
         spark = events.sparkSession
         # The ids' hashes for the key index, and each record's receipt for the metrics.
         collected = events.select(
             event_key_hash().alias("key_hash"), F.unix_micros("received_at").alias("received_us")
         ).toArrow()
         hashes = collected.column("key_hash").to_pylist()
-        self._received_us = collected.column("received_us").to_pylist()
         landed_ids = self.keys.landed(hashes)
         suspects = suspect_event_ids(events, landed_ids).persist(StorageLevel.MEMORY_AND_DISK)
         try:
@@ -211,4 +208,4 @@ class BatchWriter:
         # appended is then read from that first run's commit.
         landed = tagged_commit_rows(spark, self.events_path, tag)
         self.keys.remember(hashes, landed)
-        return landed
+        return landed, collected.column("received_us").to_pylist()

@@ -8,10 +8,15 @@ import uuid
 import pytest
 
 from streaming import keys
-from streaming.keys import KeyIndex, ensure_key_index, hashes_of, keys_of
+from streaming.keys import KeyIndex, ensure_key_index, keys_of
 
 # Delta tables written by Spark: the stack's Delta jars.
 pytestmark = pytest.mark.tools
+
+
+def hashes_of(frame) -> list[int]:
+    """The `key_hash` column of a frame, on the driver."""
+    return frame.select("key_hash").toArrow().column(0).to_pylist()
 
 
 def ids(count: int) -> list[str]:
