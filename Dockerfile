@@ -32,7 +32,7 @@ COPY requirements.lock ./
 # What streaming/ and jobs/ import (checked as above), plus pandas and pyarrow for toPandas
 # (streaming/audit.py) and jsonschema's date-time checker. deltalake reads a mart's last
 # commit from its log (lake.files).
-ARG SPARK_APP_PACKAGES="pyspark delta-spark deltalake tenacity jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson pandas pyarrow rbloom kafka-python prometheus-client"
+ARG SPARK_APP_PACKAGES="pyspark delta-spark deltalake tenacity jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson pandas pyarrow rbloom kafka-python prometheus-client hdfs"
 RUN echo "$SPARK_APP_PACKAGES" | tr ' ' '\n' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock

@@ -55,10 +55,11 @@ topic: ## create the `events` topic if it is missing
 demo: $(VENV)/.installed ## set up, start the stack, send events over HTTP, land them, compute marts (leaves the stack up)
 	$(PY) -m stack.demo
 
-serve: $(VENV)/.installed ## run the ingest service in the foreground as in production (needs QUESTLOG_API_KEYS)
+serve: $(VENV)/.installed ## run the ingest service in the foreground as in production (needs QUESTLOG_API_KEYS); Prometheus scrapes it meanwhile
+	ops=$${QUESTLOG_OPS_BIND:-127.0.0.1:5001}; \
+	$(STACK) scrape ingest $$ops; trap '$(STACK) scrape ingest --remove' EXIT; \
 	QUESTLOG_ENV=$${QUESTLOG_ENV:-production} QUESTLOG_SEED_ROUTES=$${QUESTLOG_SEED_ROUTES:-key} \
-		QUESTLOG_OPS_BIND=$${QUESTLOG_OPS_BIND:-127.0.0.1:5001} \
-		$(VENV)/bin/gunicorn -c ingest/gunicorn.conf.py "ingest:create_app()"
+		QUESTLOG_OPS_BIND=$$ops $(VENV)/bin/gunicorn -c ingest/gunicorn.conf.py "ingest:create_app()"
 
 stream: up ## run the landing job as a supervised background service (restarts it with back-off)
 	$(STACK) stream start

@@ -5,6 +5,7 @@ fire-and-forget `send` of a bare string, answered before Kafka acknowledges anyt
 the broker address and topic come from the settings, so it runs beside questlog's stack:
 
     gunicorn -c ingest/gunicorn.conf.py "bench.seed_app:create_app()"
+    gunicorn -c ingest/gunicorn.conf.py "bench.seed_app:create_durable_app()"
 """
 
 from __future__ import annotations
@@ -30,6 +31,28 @@ def create_app() -> Flask:
     @app.route("/purchase_a_sword")
     def purchase_sword():
         event_logger.send(events_topic, b"purchased_sword")
+        return "\nSword Purchased!\n"
+
+    return app
+
+
+def create_durable_app() -> Flask:
+    """The seed's app made durable, the first fix a user would write: the producer waits for
+    every in-sync replica (`acks="all"`) and each route answers only once Kafka has the
+    event (`send().get()`). Its players are told the truth, as questlog's are."""
+    settings = LakeSettings.from_env()
+    app = Flask(__name__)
+    event_logger = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    events_topic = settings.topic
+
+    @app.route("/")
+    def default_response():
+        event_logger.send(events_topic, b"default").get(timeout=10)
+        return "\nThis is the default response!\n"
+
+    @app.route("/purchase_a_sword")
+    def purchase_sword():
+        event_logger.send(events_topic, b"purchased_sword").get(timeout=10)
         return "\nSword Purchased!\n"
 
     return app

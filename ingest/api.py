@@ -115,6 +115,8 @@ def get_player(player_id: str):
     if player is None:
         abort(404, f"no player {player_id[:128]!r} in the marts")
     age_s = data_age_s(player, datetime.now(UTC))
+    if age_s is not None:
+        metrics.PLAYER_DATA_AGE_SECONDS.observe(age_s)
     response = jsonify(
         {
             **player,

@@ -21,3 +21,8 @@ EVENTS_IN_FLIGHT = Gauge(
     "Events sent to Kafka and not yet acknowledged",
     multiprocess_mode="livesum",
 )
+PLAYER_DATA_AGE_SECONDS = Histogram(
+    "questlog_player_data_age_seconds",
+    "Age of the data a player answer comes from: since the marts it reads were computed",
+    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400),
+)

@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 
 from jobs.run_marts import compute_marts
 from lake.files import events_version_of, table_version
+from lake.freshness import TableFreshness
 from lake.settings import LakeSettings
 from runtime.marts import MARTS
 
@@ -26,8 +27,16 @@ log = logging.getLogger("questlog.marts")
 class MartsFollower:
     """Keeps every mart at the newest `events` version, checking every `every_s`."""
 
-    def __init__(self, spark: SparkSession, settings: LakeSettings, events_path: str, every_s):
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: LakeSettings,
+        events_path: str,
+        every_s,
+        freshness: TableFreshness | None = None,
+    ):
         self.spark = spark
+        self.freshness = freshness
         self.settings = settings
         self.events_path = events_path
         self.every_s = every_s
@@ -64,7 +73,12 @@ class MartsFollower:
             return False
         started = time.perf_counter()
         self.version = compute_marts(
-            self.spark, self.settings, list(MARTS), self.events_path, tables=False
+            self.spark,
+            self.settings,
+            list(MARTS),
+            self.events_path,
+            tables=False,
+            freshness=self.freshness,
         )
         self.runs += 1
         log.info(

@@ -21,6 +21,7 @@ from jobs.entry import register_lake_tables, transform, write
 from jobs.inputs import MartInputs
 from jobs.state import day_status, refresh_states, state_inputs
 from lake.files import last_commit
+from lake.freshness import TableFreshness, push_marts_freshness
 from lake.io import register_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
@@ -68,11 +69,13 @@ def compute_marts(
     tables: bool,
     full: bool = False,
     echo: bool = True,
+    freshness: TableFreshness | None = None,
 ) -> int:
     """Bring the state to the newest `events` version (`full`: from every event), compute the
     marts `names` from the inputs derived from it once; print each (unless not `echo`). The
     `events` version
-    they reflect (each mart's commit records it).
+    they reflect (each mart's commit records it). The marts' freshness goes to `freshness`
+    (a service's own metrics), else to the Pushgateway.
 
     The marts are written by `MART_THREADS` threads at once: a small mart's time is mostly
     the driver's (planning, the Delta commit), which overlaps another mart's tasks. The SQL
@@ -105,6 +108,12 @@ def compute_marts(
         for line in pool.map(compute, names):
             if echo:
                 print(line, flush=True)
+    if freshness is not None:
+        freshness.marts_written(events_path, names, version)
+    else:
+        push_marts_freshness(
+            settings.pushgateway_url, settings.lake_root, events_path, names, version
+        )
     if tables:
         for name in names:
             register_table(spark, name, settings.mart_path(name))

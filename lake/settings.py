@@ -26,6 +26,8 @@ class LakeSettings(RuntimeSettings):
     # host:port where the landing service serves its metrics (streaming/metrics.py); empty:
     # none. A port taken leaves the service landing, without metrics, and says so.
     landing_metrics_bind: str = "127.0.0.1:9466"
+    # host:port where the lag exporter serves the landing's lag (streaming/lag_exporter.py).
+    lag_metrics_bind: str = "127.0.0.1:9467"
     fail_on_data_loss: bool = True
     # How long after a day ends its events may still arrive (a phone's offline queue, say)
     # before the daily marts call the day complete.

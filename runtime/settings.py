@@ -23,6 +23,7 @@ PREFIX = "QUESTLOG_"
 KAFKA_PORT = 9092
 HDFS_PORT = 9000
 WEBHDFS_PORT = 9870
+PUSHGATEWAY_PORT = 9091
 # The lake's folder on the file system (HDFS) the lake root points at.
 LAKE_FOLDER = "questlog"
 
@@ -88,3 +89,6 @@ class RuntimeSettings(SharedSettings, LakePaths):
     kafka_bootstrap: str = f"localhost:{KAFKA_PORT}"
     lake_root: str = f"hdfs://localhost:{HDFS_PORT}/{LAKE_FOLDER}"
     webhdfs_url: str = f"http://localhost:{WEBHDFS_PORT}"
+    # Where batch jobs (marts, audit) push their metrics for Prometheus; empty: nowhere. An
+    # unreachable gateway costs the job a warning, never its result.
+    pushgateway_url: str = f"http://localhost:{PUSHGATEWAY_PORT}"

@@ -23,7 +23,7 @@ from pathlib import Path
 from runtime.settings import VENV_BIN
 from runtime.spark_submit import spark_environment as submit_environment
 from runtime.spark_submit import spark_submit_command
-from stack import processes
+from stack import processes, prometheus
 from stack.processes import StackError, log_file, running_pid, tags
 from stack.settings import REPO_ROOT, StackSettings
 from streaming.batch_record import BatchRecord, read_records
@@ -135,6 +135,9 @@ def start(settings: StackSettings, overrides: dict[str, str] | None = None) -> N
         if time.monotonic() > deadline:
             raise StackError(f"{LANDING}: did not start\n{processes.log_report(settings, LANDING)}")
         time.sleep(0.2)
+    bind = (overrides or {}).get("QUESTLOG_LANDING_METRICS_BIND")
+    bind = bind or settings.client_environment()["QUESTLOG_LANDING_METRICS_BIND"]
+    prometheus.list_target(settings, LANDING, bind)
     print(f"{LANDING}: supervised (pid {pid}); batches log to {log_file(settings, LANDING)}")
 
 
@@ -142,6 +145,7 @@ def stop(settings: StackSettings) -> None:
     """Stop the supervisor (it stops the job), and a job left without one."""
     processes.stop(settings, SUPERVISOR)
     processes.stop(settings, LANDING, quiet=True)
+    prometheus.unlist_target(settings, LANDING)
 
 
 def batches(settings: StackSettings) -> list[BatchRecord]:

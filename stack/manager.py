@@ -18,6 +18,8 @@ Usage: python -m stack.manager [--topology single|cluster] <command>
   stream start|status|stop
                          the supervised landing service (stack/landing.py)
   env                    `export` lines pointing clients and Spark jobs at the topology
+  scrape JOB HOST:PORT | scrape JOB --remove
+                         list (or unlist) a service started on demand for Prometheus
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import shlex
 import sys
 import time
 
-from stack import landing, processes
+from stack import landing, processes, prometheus
 from stack.jars import read_versions, require_jars, setup
 from stack.probes import ready
 from stack.processes import StackError, log_report, running_pid
@@ -104,6 +106,7 @@ def status(settings: StackSettings) -> None:
         state = f"running (pid {pid})" if pid else "stopped"
         answer = "answers" if pid and ready(settings, service) else "does not answer"
         print(f"  {service.name:<15} :{client_port(settings, service):<6} {state:<22} {answer}")
+    print(f"  Prometheus {settings.prometheus_url}   ops page {settings.ops_page_url}")
 
 
 def print_env(settings: StackSettings) -> None:
@@ -132,6 +135,10 @@ def parser_for(settings: StackSettings) -> argparse.ArgumentParser:
     stream = commands.add_parser("stream", help="the supervised landing service")
     stream.add_argument("action", choices=["start", "status", "stop"])
     commands.add_parser("env", help="export lines for clients of the topology")
+    scrape = commands.add_parser("scrape", help="list a running service for Prometheus")
+    scrape.add_argument("job", choices=prometheus.ON_DEMAND_JOBS)
+    scrape.add_argument("address", nargs="?", metavar="HOST:PORT")
+    scrape.add_argument("--remove", action="store_true")
     return parser
 
 
@@ -165,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.command == "env":
             print_env(settings)
+        elif args.command == "scrape":
+            if args.remove or not args.address:
+                prometheus.unlist_target(settings, args.job)
+            else:
+                prometheus.list_target(settings, args.job, args.address)
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -107,8 +107,24 @@ def spark_workers(settings: StackSettings) -> dict[int, str] | None:
     return {int(worker["port"]): worker["state"] for worker in body.get("workers", [])}
 
 
+def answers(url: str, timeout: float = 2.0) -> bool:
+    """Whether `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+
+
 def ready(settings: StackSettings, service: Service) -> bool:
     """Whether the node answers requests (not merely whether its process runs)."""
+    if service.kind == "prometheus":
+        return answers(f"{settings.prometheus_url}/-/ready")
+    if service.kind == "pushgateway":
+        return answers(f"http://127.0.0.1:{settings.pushgateway_port}/-/ready")
+    if service.kind == "lag-exporter":
+        # It answers before Kafka or HDFS do; a scrape then says so (questlog_lag_exporter_up).
+        return answers(f"http://127.0.0.1:{settings.lag_metrics_port}/metrics", timeout=15)
     if service.kind == "kafka":
         return broker_ready(settings, service.index)
     if service.kind == "namenode":

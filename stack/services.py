@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.settings import VENV_BIN
+from stack import prometheus
 from stack.processes import StackError, run_logged, tags
 from stack.settings import StackSettings
 
@@ -25,7 +26,18 @@ CONF_SRC = Path(__file__).resolve().parent / "conf"
 # Fixed, so a recreated NameNode and a surviving DataNode accept each other (docker-compose.yml
 # sets the same ID through ENSURE_NAMENODE_CLUSTERID).
 HDFS_CLUSTER_ID = "CID-questlog"
-KINDS = ("kafka", "namenode", "datanode", "spark-master", "spark-worker")
+KINDS = (
+    "kafka",
+    "namenode",
+    "datanode",
+    "spark-master",
+    "spark-worker",
+    "pushgateway",
+    "lag-exporter",
+    "prometheus",
+)
+# Watching the others, in both topologies: started last, stopped first.
+OBSERVERS = ("pushgateway", "lag-exporter", "prometheus")
 MAIN_CLASSES = {
     "kafka": "kafka.Kafka",
     "namenode": "org.apache.hadoop.hdfs.server.namenode.NameNode",
@@ -61,7 +73,7 @@ def services(settings: StackSettings) -> list[Service]:
             Service(f"spark-worker-{i}", "spark-worker", i)
             for i in range(1, settings.spark_workers + 1)
         ]
-    return found
+    return found + [Service(kind, kind) for kind in OBSERVERS]
 
 
 def by_name(settings: StackSettings, names: list[str]) -> list[Service]:
@@ -82,6 +94,9 @@ def client_port(settings: StackSettings, service: Service) -> int:
         "datanode": lambda: settings.datanode_ports(service.index)["datanode_port"],
         "spark-master": lambda: settings.spark_master_port,
         "spark-worker": lambda: settings.spark_worker_port + service.index - 1,
+        "pushgateway": lambda: settings.pushgateway_port,
+        "lag-exporter": lambda: settings.lag_metrics_port,
+        "prometheus": lambda: settings.prometheus_port,
     }[service.kind]()
 
 
@@ -207,6 +222,12 @@ def command(settings: StackSettings, service: Service) -> tuple[list[str], dict[
     """The node's full command line (tagged as ours) and environment (None: inherit)."""
     if service.kind.startswith("spark-"):
         return spark_daemon(settings, service)
+    if service.kind == "prometheus":
+        return prometheus.prometheus_command(settings, service.name), None
+    if service.kind == "pushgateway":
+        return prometheus.pushgateway_command(settings, service.name), None
+    if service.kind == "lag-exporter":
+        return prometheus.lag_exporter_command(settings, service.name)
     if service.kind == "kafka":
         heap = f"-Xmx{settings.kafka_heap}"
         line = kafka_java(settings, heap, "log4j2.properties")

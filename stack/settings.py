@@ -25,6 +25,7 @@ from runtime.settings import (
     KAFKA_PORT,
     LAKE_FOLDER,
     PREFIX,
+    PUSHGATEWAY_PORT,
     REPO_ROOT,
     WEBHDFS_PORT,
     SharedSettings,
@@ -49,6 +50,10 @@ ENV_FIELDS = (
     "spark_ui_port",
     "spark_worker_port",
     "spark_worker_ui_port",
+    "prometheus_port",
+    "pushgateway_port",
+    "lag_metrics_port",
+    "landing_metrics_port",
     "topic",
     "topic_partitions",
     "stack_timeout",
@@ -73,6 +78,15 @@ class StackSettings(SharedSettings):
     spark_ui_port: int = 8080
     spark_worker_port: int = 7078
     spark_worker_ui_port: int = 8081
+    prometheus_port: int = 9090
+    pushgateway_port: int = PUSHGATEWAY_PORT
+    # The lag exporter's metrics (streaming/lag_exporter.py) and the landing service's.
+    lag_metrics_port: int = 9467
+    landing_metrics_port: int = 9466
+    # How often Prometheus scrapes and evaluates its rules, and how much it keeps.
+    scrape_interval: str = "5s"
+    prometheus_retention_time: str = "7d"
+    prometheus_retention_size: str = "512MB"
     topic_partitions: int = 3
     stack_timeout: float = 120.0
     brokers: int = 1
@@ -171,6 +185,19 @@ class StackSettings(SharedSettings):
     def pids_dir(self) -> Path:
         return self.stack_dir / "pids"
 
+    @property
+    def scrape_targets_dir(self) -> Path:
+        """Where services started on demand (landing, ingest) list themselves for Prometheus."""
+        return self.stack_dir / "prometheus-targets"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}"
+
+    @property
+    def ops_page_url(self) -> str:
+        return f"{self.prometheus_url}/consoles/questlog.html"
+
     def client_environment(self) -> dict[str, str]:
         """The QUESTLOG_* variables that point ingest, Spark jobs and tools at this stack."""
         return {
@@ -178,6 +205,9 @@ class StackSettings(SharedSettings):
             "QUESTLOG_TOPIC": self.topic,
             "QUESTLOG_LAKE_ROOT": f"{self.hdfs_url}/{LAKE_FOLDER}",
             "QUESTLOG_WEBHDFS_URL": self.webhdfs_url,
+            "QUESTLOG_PUSHGATEWAY_URL": f"http://localhost:{self.pushgateway_port}",
+            "QUESTLOG_LANDING_METRICS_BIND": f"127.0.0.1:{self.landing_metrics_port}",
+            "QUESTLOG_LAG_METRICS_BIND": f"127.0.0.1:{self.lag_metrics_port}",
             "QUESTLOG_STACK_DIR": str(self.stack_dir),
             "SPARK_CONF_DIR": str(self.spark_conf_dir),
         }
@@ -198,6 +228,10 @@ CLUSTER_DEFAULTS = StackSettings(
     spark_ui_port=38080,
     spark_worker_port=37078,
     spark_worker_ui_port=38081,
+    prometheus_port=39090,
+    pushgateway_port=39091,
+    lag_metrics_port=39467,
+    landing_metrics_port=39466,
     brokers=3,
     min_insync_replicas=2,
     datanodes=3,

@@ -13,12 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from delta.tables import DeltaTable
+from prometheus_client import CollectorRegistry, Gauge
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lake.checkpoint import committed_offsets, initial_offsets
+from lake.freshness import push
 from lake.io import read_events, read_quarantine, read_table
 from lake.session import spark_session
 from lake.settings import LakeSettings
@@ -106,12 +109,14 @@ def audit(spark: SparkSession, lake: LakeSettings, topic: str, hours: int) -> bo
             f"partition {partition}: offsets {first}..{last} neither landed nor quarantined"
         )
     outcomes.unpersist()
+    gaps = len(problems)
     repeated = repeated_event_ids(landed).cache()
     twice = repeated.count()
     if twice:
         examples = ", ".join(f"{r.event_id} ({r.rows} rows)" for r in repeated.limit(5).collect())
         problems.append(f"{twice} event_ids landed more than once, e.g. {examples}")
     repeated.unpersist()
+    push_result(lake, gaps, twice)
     if problems:
         print("GAPS:\n  " + "\n  ".join(problems))
         return False
@@ -120,6 +125,19 @@ def audit(spark: SparkSession, lake: LakeSettings, topic: str, hours: int) -> bo
         "or erased on request, and every landed event_id has one row"
     )
     return True
+
+
+def push_result(lake: LakeSettings, gaps: int, duplicates: int) -> bool:
+    """The audit's result, pushed to the Pushgateway for Prometheus (grouped by lake)."""
+    registry = CollectorRegistry()
+    values = {
+        "questlog_audit_gaps": ("offset ranges neither landed nor quarantined, or missing", gaps),
+        "questlog_audit_duplicate_event_ids": ("event_ids with more than one row", duplicates),
+        "questlog_audit_last_run_timestamp_seconds": ("when the audit last ran", time.time()),
+    }
+    for name, (text, value) in values.items():
+        Gauge(name, text, registry=registry).set(value)
+    return push(registry, lake.pushgateway_url, "questlog_audit", lake.lake_root)
 
 
 if __name__ == "__main__":

@@ -250,7 +250,10 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
     log.info("query land_events started: %s -> %s", args.topic, args.events_path)
     follower = None
     if args.mode == "service" and args.marts_every > 0:
-        follower = MartsFollower(spark, settings, args.events_path, args.marts_every).start()
+        freshness = metrics.freshness if metrics is not None else None
+        follower = MartsFollower(
+            spark, settings, args.events_path, args.marts_every, freshness
+        ).start()
     try:
         while not query.awaitTermination(PROGRESS_POLL_S):
             printer.print_new(query)

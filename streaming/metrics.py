@@ -13,9 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kafka import KafkaConsumer, TopicPartition
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 
 from events.records import MALFORMED
+from lake.freshness import TableFreshness
 
 # Seconds: a batch takes one to tens of them; an event lands seconds to hours after receipt.
 BATCH_BUCKETS = (0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300, float("inf"))
@@ -38,6 +46,8 @@ class LandingMetrics:
     def __init__(self, trigger_s: float | None = None):
         self.registry = CollectorRegistry()
         r = self.registry
+        # process_start_time_seconds: a restart loop shows as its changes.
+        ProcessCollector(registry=r)
         self.read = Counter(
             "questlog_landing_records_read", "Kafka records the landing read", registry=r
         )
@@ -90,6 +100,9 @@ class LandingMetrics:
             registry=r,
         )
         self.trigger.set(trigger_s or 0)
+        # The lake's freshness, and the marts' when they follow the stream in this service.
+        self.freshness = TableFreshness(r)
+        self._newest_landed_s: float | None = None
 
     def serve(self, bind: str) -> None:
         """Serve /metrics on `host:port` from a daemon thread."""
@@ -113,8 +126,12 @@ class LandingMetrics:
         self.duplicates.inc(duplicates)
         for reason, count in reasons.items():
             self.quarantined.labels(reason_class(reason)).inc(count)
+        newest = self._newest_landed_s
         for micros in received_us:
             self.latency.observe(max(committed_at - micros / 1e6, 0.0))
+            newest = micros / 1e6 if newest is None else max(newest, micros / 1e6)
+        self._newest_landed_s = newest
+        self.freshness.record(["events"], newest, None, committed_at)
         self.last_commit.set(committed_at)
 
     def batch_done(self, duration_s: float, lag: dict[tuple[str, int], int]) -> None:

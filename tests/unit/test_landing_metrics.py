@@ -92,3 +92,28 @@ def test_a_replayed_batch_reports_no_lag():
 def test_trigger_intervals_in_seconds():
     assert trigger_seconds("10 seconds") == 10
     assert trigger_seconds("1 minute") == 60
+
+
+def test_the_lakes_freshness_is_the_newest_event_landed_so_far():
+    metrics = LandingMetrics()
+    newest = (("table", "events"),)
+    metrics.batch_written(
+        read=2,
+        landed=2,
+        duplicates=0,
+        reasons={},
+        received_us=[1_000_000_000, 3_000_000_000],
+        committed_at=3_010.0,
+    )
+    assert samples(metrics)[("questlog_table_newest_event_timestamp_seconds", newest)] == 3_000
+    # A late event lands after newer ones: the lake still reflects the newest.
+    metrics.batch_written(
+        read=1, landed=1, duplicates=0, reasons={}, received_us=[2_000_000_000], committed_at=3_020
+    )
+    got = samples(metrics)
+    assert got[("questlog_table_newest_event_timestamp_seconds", newest)] == 3_000
+    assert got[("questlog_table_last_refresh_timestamp_seconds", newest)] == 3_020
+
+
+def test_a_restart_shows_as_a_new_process_start_time():
+    assert samples(LandingMetrics())[("process_start_time_seconds", ())] > 0

@@ -11,7 +11,10 @@ from stack.spark_conf import write_topology_spark_conf
 
 def test_single_topology_keeps_the_ports_and_names_of_the_single_stack():
     single = StackSettings.from_env({})
-    assert [s.name for s in services(single)] == ["kafka", "namenode", "datanode"]
+    assert [s.name for s in services(single)] == [
+        "kafka", "namenode", "datanode", "pushgateway", "lag-exporter", "prometheus",
+    ]  # fmt: skip
+    assert single.prometheus_url == "http://127.0.0.1:9090"
     assert single.kafka_bootstrap == "localhost:9092"
     assert single.spark_master_url is None
 
@@ -22,7 +25,9 @@ def test_cluster_topology_has_its_own_ports_and_folders():
     assert names == [
         "kafka-1", "kafka-2", "kafka-3", "namenode", "datanode-1", "datanode-2", "datanode-3",
         "spark-master", "spark-worker-1", "spark-worker-2",
+        "pushgateway", "lag-exporter", "prometheus",
     ]  # fmt: skip
+    assert (cluster.prometheus_port, cluster.pushgateway_port) == (39090, 39091)
     assert cluster.kafka_bootstrap == "localhost:39092,localhost:39094,localhost:39096"
     assert cluster.controller_voters == "1@localhost:39093,2@localhost:39095,3@localhost:39097"
     assert cluster.datanode_ports(3) == {
