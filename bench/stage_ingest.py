@@ -9,6 +9,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bench import metrics_cost
 from bench.ingest_load import Scenario, gunicorn_master, py_spy_record, top_frames, wrk_run
 from bench.payloads import client_events
 from bench.run import NO_RATE_LIMITS, Run, figure
@@ -71,8 +72,18 @@ def measure(run: Run) -> None:
         "seed_app": Scenario(
             "seed's app GET /purchase_a_sword (fire-and-forget send)", "GET", sword, None, 1
         ),
+        "seed_durable": Scenario(
+            "seed's app made durable GET /purchase_a_sword (acks=all, send().get())",
+            "GET",
+            sword,
+            None,
+            1,
+        ),
         "noop": Scenario("no-op Flask route, single event", "POST", "/v1/events", single, 1),
         "seed": Scenario("seed GET /purchase_a_sword", "GET", sword, None, 1),
+        "seed_no_metrics": Scenario(
+            "seed GET /purchase_a_sword, metrics made no-ops", "GET", sword, None, 1
+        ),
         "single": Scenario("POST /v1/events, single event", "POST", "/v1/events", single, 1),
         "token": Scenario(
             "POST /v1/events, single event with a player token (RS256)",
@@ -87,7 +98,7 @@ def measure(run: Run) -> None:
         ),
     }
     env = {"QUESTLOG_TOPIC": topic, **NO_RATE_LIMITS, **token_settings}
-    ports = {"ingest": free_port(), "noop": free_port(), "seed_app": free_port()}
+    ports = {name: free_port() for name in ("ingest", "noop", "seed_app", "durable", "bare")}
     runs: dict[str, list[dict]] = {name: [] for name in scenarios}
     # The seed's app paced the same way: what the machine itself allows at 80 % of a peak.
     paced: dict[str, list[dict]] = {"seed_app": [], "seed": [], "single": []}
@@ -105,8 +116,22 @@ def measure(run: Run) -> None:
             app="bench.seed_app:create_app()",
             ready_path="/",
         ) as seed_app,
+        ingest_server(
+            ports["durable"],
+            env=env,
+            log_path=run.ws.local / "seed_durable.log",
+            app="bench.seed_app:create_durable_app()",
+            ready_path="/",
+        ) as durable,
+        ingest_server(
+            ports["bare"],
+            env=env,
+            log_path=run.ws.local / "no_metrics.log",
+            app="bench.no_metrics_app:create_app()",
+        ) as bare,
     ):
         urls = {name: ingest for name in scenarios} | {"noop": noop, "seed_app": seed_app}
+        urls |= {"seed_durable": durable, "seed_no_metrics": bare}
         run.step("ingest: warm-up")
         for name, scenario in scenarios.items():
             wrk_run(urls[name], scenario, CONNECTIONS, 2)
@@ -186,6 +211,35 @@ def measure(run: Run) -> None:
             ),
             figure("ingest", label_, "errors", metric(name, "errors")),
         ]
+    seed_name, durable_name = scenarios["seed"].name, scenarios["seed_durable"].name
+    metrics_us = [metrics_cost.measure() for _ in range(run.mode.repeats)]
+    run.details["ingest"]["metrics_us_per_request"] = metrics_us
+    run.figures += [
+        figure("ingest", durable_name, "requests/s", metric("seed_durable", "requests_per_s")),
+        figure("ingest", durable_name, "p50 ms", metric("seed_durable", "p50_ms")),
+        figure(
+            "ingest",
+            f"{seed_name}, against the durable seed app",
+            "requests/s",
+            metric("seed", "requests_per_s"),
+            durable_name,
+            metric("seed_durable", "requests_per_s"),
+        ),
+        figure(
+            "ingest",
+            f"{seed_name}, with its metrics against without",
+            "requests/s",
+            metric("seed", "requests_per_s"),
+            scenarios["seed_no_metrics"].name,
+            metric("seed_no_metrics", "requests_per_s"),
+        ),
+        figure(
+            "ingest",
+            "metrics of one seed request (multiprocess mode), in process",
+            "µs",
+            metrics_us,
+        ),
+    ]
     single_name, token_name = scenarios["single"].name, scenarios["token"].name
     verified = [verification_us(token, token_settings) for _ in range(run.mode.repeats)]
     run.details["ingest"]["token_verification_us"] = verified

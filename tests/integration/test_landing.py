@@ -176,9 +176,25 @@ def test_landed_rows_keep_their_kafka_lineage(spark, game):
     assert {r.kafka_topic for r in lineage.collect()} == {game["env"]["QUESTLOG_TOPIC"]}
 
 
+def pushed_audit(lake_root: str) -> dict[str, float]:
+    """What the last audit of `lake_root` pushed to the stack's Pushgateway."""
+    gateway = LakeSettings.from_env().pushgateway_url
+    groups = requests.get(f"{gateway}/api/v1/metrics", timeout=10).json()["data"]
+    (group,) = [g for g in groups if g["labels"] == {"job": "questlog_audit", "lake": lake_root}]
+    return {
+        name: float(family["metrics"][0]["value"])
+        for name, family in group.items()
+        if name.startswith("questlog_audit_")
+    }
+
+
 def test_the_audit_passes_on_a_clean_run(spark, game):
+    started = time.time()
     result = audit(spark, game["env"])
     assert result.returncode == 0, result.output[-3000:]
+    pushed = pushed_audit(game["env"]["QUESTLOG_LAKE_ROOT"])
+    assert pushed["questlog_audit_gaps"] == pushed["questlog_audit_duplicate_event_ids"] == 0
+    assert pushed["questlog_audit_last_run_timestamp_seconds"] >= started
     # The per-partition table: the retried event's two copies dropped, nothing missing.
     lines = result.output.splitlines()
     header = lines[1].split()
@@ -290,6 +306,7 @@ def test_the_audit_fails_naming_the_partition_when_a_row_is_removed(spark, own_l
     result = audit(spark, own_landed_lake["env"])
     assert result.returncode == 1
     assert f"partition 2: offsets {victim.kafka_offset}..{victim.kafka_offset}" in result.output
+    assert pushed_audit(own_landed_lake["lake_root"])["questlog_audit_gaps"] == 1
 
 
 def test_the_audit_fails_naming_an_event_id_that_has_two_rows(spark, own_landed_lake):
@@ -303,6 +320,8 @@ def test_the_audit_fails_naming_an_event_id_that_has_two_rows(spark, own_landed_
     result = audit(spark, own_landed_lake["env"])
     assert result.returncode == 1
     assert f"1 event_ids landed more than once, e.g. {copied.event_id} (2 rows)" in result.output
+    pushed = pushed_audit(own_landed_lake["lake_root"])
+    assert (pushed["questlog_audit_gaps"], pushed["questlog_audit_duplicate_event_ids"]) == (0, 1)
 
 
 # How far a first copy's client_ts lies from its received_at (None: it has none), at and
