@@ -24,8 +24,9 @@ logger.questlog.level = warn
 """
 
 
-def spark_defaults(settings: LakeSettings) -> str:
-    """The text of spark-defaults.conf for this stack."""
+def default_entries(settings: LakeSettings) -> dict[str, str]:
+    """spark-defaults.conf of the single topology (local mode), entry by entry: every other
+    topology's (stack/spark_conf.py: the local cluster, the containers) starts from these."""
     jars = sorted((settings.stack_dir / "jars" / "spark").glob("*.jar"))
     if not jars:
         raise FileNotFoundError(
@@ -59,7 +60,17 @@ def spark_defaults(settings: LakeSettings) -> str:
         # The lake is on HDFS; small local runs need no Spark UI.
         "spark.ui.enabled": "false",
     }
-    return "".join(f"{key} {value}\n" for key, value in lines.items())
+    return lines
+
+
+def render(entries: dict[str, str]) -> str:
+    """The text of a spark-defaults.conf."""
+    return "".join(f"{key} {value}\n" for key, value in entries.items())
+
+
+def spark_defaults(settings: LakeSettings) -> str:
+    """The text of spark-defaults.conf for this stack."""
+    return render(default_entries(settings))
 
 
 def write_spark_conf(settings: LakeSettings) -> Path:
