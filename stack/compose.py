@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -184,6 +185,17 @@ def api_socket(settings: StackSettings) -> str:
             return url
         time.sleep(0.2)
     raise StackError(f"podman system service did not open {path}")
+
+
+def stop_api_service(settings: StackSettings) -> None:
+    """Stop the podman API service `api_socket` started, if it runs."""
+    pid_file = state_dir(settings) / "podman-service.pid"
+    if not pid_file.is_file():
+        return
+    with contextlib.suppress(ProcessLookupError, ValueError):
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    pid_file.unlink()
+    (state_dir(settings) / "podman.sock").unlink(missing_ok=True)
 
 
 def engine(settings: StackSettings) -> dict[str, str]:
@@ -486,6 +498,7 @@ def compose_test(settings: StackSettings, keep: bool = False) -> dict[str, objec
     finally:
         if not keep:
             stack.down()
+            stop_api_service(settings)
     (state_dir(settings) / "test-figures.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     return figures
@@ -508,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             stack = Stack(settings, "questlog", {})
             if args.command == "down":
                 stack.down()
+                stop_api_service(settings)
             else:
                 build(settings)
                 with stack.health_checks():
