@@ -29,6 +29,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
 from stack.jars import JAR_SETS, resolve_jars
 from stack.processes import StackError
 from stack.settings import REPO_ROOT, StackSettings
@@ -280,11 +282,14 @@ class Stack:
         return run(command, env=self.environ, cwd=REPO_ROOT, **kwargs)
 
     def services(self) -> list[str]:
-        """The long-running services this checkout can run."""
-        listed = self.compose("config", "--services", capture_output=True).stdout.split()
+        """The long-running services this checkout can run (not the on-demand `jobs`: naming
+        a service of a profile to `up` would start it)."""
+        config = yaml.safe_load(self.compose("config", capture_output=True).stdout)
         running = []
-        for name in listed:
+        for name, service in config["services"].items():
             code = OPTIONAL_SERVICES.get(name)
+            if "profiles" in service:
+                continue
             if code is not None and not code.is_file():
                 print(f"compose: {name} not started ({code.relative_to(REPO_ROOT)} is not here)")
                 continue
