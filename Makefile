@@ -10,7 +10,7 @@ export SPARK_CONF_DIR ?= $(CURDIR)/.stack/conf/spark
 export PYSPARK_PYTHON := $(PY)
 export PYSPARK_DRIVER_PYTHON := $(PY)
 
-.PHONY: help setup up down status topic demo serve test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi cluster-up cluster-down cluster-env chaos notebook
+.PHONY: help setup up down status topic demo serve test test-unit lint format stream stream-status stream-stop bench bench-quick bench-setup openapi cluster-up cluster-down cluster-env chaos notebook compose-build compose-up compose-test compose-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,18 @@ cluster-down: ## stop the cluster topology (and its landing service)
 
 cluster-env: ## print `export` lines that point clients and Spark jobs at the cluster topology
 	@$(STACK) --topology cluster env
+
+compose-build: setup ## build every image of the Dockerfile on a Debian base (installs podman where no engine runs)
+	$(PY) -m stack.compose build
+
+compose-up: setup ## docker-compose.yml on this machine: build the images, start, wait until every service is healthy
+	$(PY) -m stack.compose up
+
+compose-test: setup ## the walk-through against a compose stack of its own on free 127.0.0.1 ports, then remove it: docs/cluster.md
+	$(PY) -m stack.compose test
+
+compose-down: ## stop the compose stack and delete its volumes
+	$(PY) -m stack.compose down
 
 chaos: $(VENV)/.installed ## fault cases against the running cluster topology (make cluster-up): docs/reliability.md
 	$(PY) -m chaos $(CHAOS_ARGS)

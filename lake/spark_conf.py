@@ -23,9 +23,18 @@ logger.questlog.name = org.apache.spark.sql.execution.streaming
 logger.questlog.level = warn
 """
 
+# What every session of questlog's runs with, also one without the stack's jars (tests/conftest.py):
+# no Spark UI (the services export their own metrics), UTC timestamps.
+SESSION_BASICS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.ui.enabled": "false",
+}
 
-def spark_defaults(settings: LakeSettings) -> str:
-    """The text of spark-defaults.conf for this stack."""
+
+def default_entries(settings: LakeSettings) -> dict[str, str]:
+    """spark-defaults.conf of the single topology (local mode), entry by entry: every other
+    topology's (stack/spark_conf.py: the local cluster, the containers) starts from these."""
     jars = sorted((settings.stack_dir / "jars" / "spark").glob("*.jar"))
     if not jars:
         raise FileNotFoundError(
@@ -35,9 +44,8 @@ def spark_defaults(settings: LakeSettings) -> str:
     metastore = settings.stack_dir / "data" / "metastore_db"
     lines = {
         "spark.jars": ",".join(str(jar) for jar in jars),
-        "spark.sql.session.timeZone": "UTC",
+        **SESSION_BASICS,
         "spark.sql.shuffle.partitions": "4",
-        "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": "2g",
         "spark.sql.warehouse.dir": str(warehouse),
         # Tables of the lake and the marts persist between runs in a local Hive metastore.
@@ -56,10 +64,18 @@ def spark_defaults(settings: LakeSettings) -> str:
         # Writers choose a file's replication: the single stack has one DataNode (the cluster
         # topology writes its own value, stack/spark_conf.py).
         "spark.hadoop.dfs.replication": "1",
-        # The lake is on HDFS; small local runs need no Spark UI.
-        "spark.ui.enabled": "false",
     }
-    return "".join(f"{key} {value}\n" for key, value in lines.items())
+    return lines
+
+
+def render(entries: dict[str, str]) -> str:
+    """The text of a spark-defaults.conf."""
+    return "".join(f"{key} {value}\n" for key, value in entries.items())
+
+
+def spark_defaults(settings: LakeSettings) -> str:
+    """The text of spark-defaults.conf for this stack."""
+    return render(default_entries(settings))
 
 
 def write_spark_conf(settings: LakeSettings) -> Path:

@@ -24,7 +24,7 @@ from stack.settings import StackSettings
 
 CONF_SRC = Path(__file__).resolve().parent / "conf"
 # Fixed, so a recreated NameNode and a surviving DataNode accept each other (docker-compose.yml
-# sets the same ID through ENSURE_NAMENODE_CLUSTERID).
+# sets the same ID through HDFS_CLUSTER_ID, which stack/images/hdfs.sh formats with).
 HDFS_CLUSTER_ID = "CID-questlog"
 KINDS = (
     "kafka",

@@ -9,6 +9,7 @@ import pytest
 from ingest import create_app
 from ingest.settings import IngestSettings
 from lake.settings import LakeSettings
+from lake.spark_conf import SESSION_BASICS
 from tests.helpers.fakes import FakePublisher
 
 INTEGRATION = Path(__file__).parent / "integration"
@@ -58,14 +59,10 @@ def spark():
     if stack_jars_installed(settings):
         session = spark_session("questlog-tests", settings, python_tasks=True)
     else:  # `make test-unit`: the tests marked `tools` (Delta, Kafka) are not run
-        session = (
-            SparkSession.builder.master("local[2]")
-            .appName("questlog-unit-tests")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.catalogImplementation", "in-memory")
-            .getOrCreate()
-        )
+        builder = SparkSession.builder.master("local[2]").appName("questlog-unit-tests")
+        for key, value in SESSION_BASICS.items():
+            builder = builder.config(key, value)
+        session = builder.config("spark.sql.catalogImplementation", "in-memory").getOrCreate()
     # Test frames are tiny: few shuffle tasks keep each job short.
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
