@@ -14,10 +14,12 @@ reads either source.
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from hdfs import InsecureClient
 from kafka import KafkaConsumer, TopicPartition
@@ -46,12 +48,14 @@ def lag_per_partition(
 
 
 class LagCollector:
-    """Computes the lag when Prometheus scrapes (one scrape at a time)."""
+    """Computes the lag when Prometheus scrapes (one scrape at a time). Kafka's consumer is
+    made at the first scrape that reaches a broker: the exporter may start before Kafka."""
 
-    def __init__(self, settings: LakeSettings, consumer: KafkaConsumer, hdfs: InsecureClient):
+    def __init__(self, settings: LakeSettings, consumer: Callable[[], KafkaConsumer], hdfs):
         self.topic = settings.topic
         self.checkpoint = f"{settings.checkpoint_root}/{QUERY}"
-        self.consumer, self.hdfs = consumer, hdfs
+        self.new_consumer, self.hdfs = consumer, hdfs
+        self.consumer: KafkaConsumer | None = None
         self._lock = threading.Lock()
 
     def collect(self):
@@ -71,6 +75,8 @@ class LagCollector:
         yield from families
 
     def _lag_families(self) -> list[GaugeMetricFamily]:
+        if self.consumer is None:
+            self.consumer = self.new_consumer()
         partitions = [
             TopicPartition(self.topic, p)
             for p in sorted(self.consumer.partitions_for_topic(self.topic) or ())
@@ -113,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     registry = CollectorRegistry()
     hdfs = InsecureClient(settings.webhdfs_url, timeout=5)
-    registry.register(LagCollector(settings, age_consumer(settings.kafka_bootstrap), hdfs))
+    consumer = functools.partial(age_consumer, settings.kafka_bootstrap)
+    registry.register(LagCollector(settings, consumer, hdfs))
     host, _, port = args.bind.rpartition(":")
     start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
     print(

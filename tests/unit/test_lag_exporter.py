@@ -35,3 +35,50 @@ def test_another_topic_in_the_checkpoint_is_not_this_ones():
     committed = {"other": {"0": 100}}
     _, lag = lag_per_partition(committed, "events", {0: 0}, {0: 4})
     assert lag == {0: 4}
+
+
+class FakeConsumer:
+    """Kafka holding 4 records in partition 0, none of them landed."""
+
+    def partitions_for_topic(self, topic):
+        return {0}
+
+    def end_offsets(self, partitions):
+        return {p: 4 for p in partitions}
+
+    def beginning_offsets(self, partitions):
+        return {p: 0 for p in partitions}
+
+
+class NoCheckpoint:
+    def status(self, path, strict=False):
+        return None
+
+
+def values(collector) -> dict[str, float]:
+    return {s.name: s.value for family in collector.collect() for s in family.samples}
+
+
+def test_an_exporter_started_before_kafka_reports_the_lag_once_kafka_answers(monkeypatch):
+    from kafka.errors import KafkaTimeoutError
+
+    from lake.settings import LakeSettings
+    from streaming import lag_exporter
+
+    monkeypatch.setattr(
+        lag_exporter, "oldest_unread_age_s", lambda c, n, lag, now: {k: 9.0 for k in n}
+    )
+    answers = iter([KafkaTimeoutError("no broker yet"), FakeConsumer()])
+
+    def consumer():
+        made = next(answers)
+        if isinstance(made, Exception):
+            raise made
+        return made
+
+    collector = lag_exporter.LagCollector(LakeSettings(), consumer, NoCheckpoint())
+    assert values(collector) == {"questlog_lag_exporter_up": 0}
+    got = values(collector)
+    assert got["questlog_lag_exporter_up"] == 1
+    assert got["questlog_landing_consumer_lag_records"] == 4
+    assert got["questlog_landing_consumer_lag_seconds"] == 9.0
