@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from delta.exceptions import DeltaConcurrentModificationException
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -42,7 +43,7 @@ from pyspark.sql import functions as F
 
 from jobs import inputs
 from jobs.day_status import arrivals, status_of_days
-from lake.files import events_version_of, table_version
+from lake.files import events_version_of, table_id, table_version
 from lake.io import read_events, read_table
 from lake.settings import LakeSettings
 
@@ -118,27 +119,56 @@ def states(settings: LakeSettings) -> list[State]:
     ]
 
 
-def _merge_recording(builder, version: int, spark: SparkSession) -> None:
-    """Run the MERGE; its commit records `version`. A MERGE takes no commit options: its
-    userMetadata is its session's, so each state is refreshed in a session of its own."""
-    key = "spark.databricks.delta.commitInfo.userMetadata"
-    spark.conf.set(key, json.dumps({"events_version": version}))
+def refresh_app_id(state: State, events_id: str) -> str:
+    """The Delta transaction id under which a state table's refreshes record the version of
+    the `events` table (`events_id`, its Delta table id: a new table starts again at 0)."""
+    return f"questlog-state-{state.name}-{events_id}"
+
+
+def _merge_recording(builder, app_id: str, version: int, spark: SparkSession) -> None:
+    """Run the MERGE; its commit records `version`, in its userMetadata and as the version of
+    the table's refresh transaction. Two refreshes that read the same reflected version (the
+    landing service's and an on-demand run_marts, side by side) would otherwise both merge
+    the same changes: Delta skips a MERGE whose transaction version the table has already
+    recorded, and fails one that commits beside another. A MERGE takes no commit options:
+    these are its session's settings, so each state is refreshed in a session of its own."""
+    settings = {
+        "spark.databricks.delta.commitInfo.userMetadata": json.dumps({"events_version": version}),
+        "spark.databricks.delta.write.txnAppId": app_id,
+        "spark.databricks.delta.write.txnVersion": str(version),
+    }
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
         builder.execute()
     finally:
-        spark.conf.unset(key)
+        for key in settings:
+            spark.conf.unset(key)
 
 
-def rebuild(spark: SparkSession, state: State, path: str, events: DataFrame, version: int):
-    """Derive the table from every event of `version`, replacing it in one commit."""
-    (
+def rebuild(
+    spark: SparkSession,
+    state: State,
+    path: str,
+    events: DataFrame,
+    version: int,
+    app_id: str | None,
+):
+    """Derive the table from every event of `version`, replacing it in one commit.
+
+    With `app_id` the commit is that refresh transaction's `version` too, so a MERGE of
+    changes up to `version` read before it is skipped. A repair (`--full`) goes without:
+    Delta would skip it as done."""
+    writer = (
         state.derive(events)
         .write.format("delta")
         .mode("overwrite")
         .option("overwriteSchema", "true")
         .option("userMetadata", json.dumps({"events_version": version}))
-        .save(path)
     )
+    if app_id:
+        writer = writer.option("txnAppId", app_id).option("txnVersion", version)
+    writer.save(path)
 
 
 def changes_since(spark: SparkSession, events_path: str, after: int, upto: int) -> DataFrame:
@@ -153,7 +183,13 @@ def changes_since(spark: SparkSession, events_path: str, after: int, upto: int) 
 
 
 def merge_changes(
-    spark: SparkSession, state: State, path: str, changes: DataFrame, events: DataFrame, version
+    spark: SparkSession,
+    state: State,
+    path: str,
+    changes: DataFrame,
+    events: DataFrame,
+    version: int,
+    app_id: str,
 ) -> None:
     """Bring the table to `version`: merge what was inserted, derive again what was deleted."""
     kind = F.col("_change_type")
@@ -177,7 +213,7 @@ def merge_changes(
     if redone:
         gone = F.col(f"t.{state.scope}").isin(redone)
         builder = builder.whenNotMatchedBySourceDelete(condition=gone)
-    _merge_recording(builder, version, spark)
+    _merge_recording(builder, app_id, version, spark)
 
 
 def state_path(events_path: str, name: str) -> str:
@@ -210,8 +246,21 @@ def refresh_states(
     userMetadata is a session setting): a small table's time is mostly the driver's, which
     overlaps another's tasks."""
     version = table_version(events_path)
+    events_id = table_id(events_path)
 
     def refresh(state: State) -> None:
+        # Another refresh committing beside this one (the landing service's and run_marts')
+        # fails it; read again what the table reflects then, and go on from there.
+        for attempt in range(1, 4):
+            try:
+                return refresh_once(state)
+            except DeltaConcurrentModificationException as error:
+                if attempt == 3:
+                    raise
+                log.warning("state %s refreshed beside another refresh: %s", state.name, error)
+
+    def refresh_once(state: State) -> None:
+        app_id = refresh_app_id(state, events_id)
         session = state_session(spark, state.name)
         events = read_events(session, events_path, version=version)
         path = state_path(events_path, state.name)
@@ -219,14 +268,14 @@ def refresh_states(
         if reflected == version:
             return
         if reflected is None or reflected > version:
-            rebuild(session, state, path, events, version)
+            rebuild(session, state, path, events, version, None if full else app_id)
             return
         try:
             changes = changes_since(session, events_path, reflected, version)
-            merge_changes(session, state, path, changes, events, version)
+            merge_changes(session, state, path, changes, events, version, app_id)
         except AnalysisException as error:  # the feed cannot give those versions
             log.warning("state %s derived again from every event: %s", state.name, error)
-            rebuild(session, state, path, events, version)
+            rebuild(session, state, path, events, version, app_id)
 
     tables = states(settings)
     with ThreadPoolExecutor(len(tables)) as pool:

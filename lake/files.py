@@ -45,6 +45,11 @@ def table_version(uri: str) -> int:
     return DeltaTable(uri).version()
 
 
+def table_id(uri: str) -> str:
+    """The table's Delta id, from its log: a table made again has a new one."""
+    return DeltaTable(uri).metadata().id
+
+
 def table_properties(uri: str) -> dict[str, str]:
     """The table's properties (`TBLPROPERTIES`), from its log."""
     return DeltaTable(uri).metadata().configuration

@@ -464,7 +464,10 @@ def walk_through(stack: Stack, server_key: str, studio_key: str) -> dict[str, ob
     figures["player_endpoint_status"] = status
     if status != 200:
         raise StackError(f"GET /v1/players/{buyer}: {status} {body[:500]!r}")
-    figures["player"] = json.loads(body)
+    figures["player"] = player = json.loads(body)
+    bought = sum(e["player_id"] == buyer and e["event_type"] == "purchase" for e in simulated)
+    if player["purchases"]["purchases"] != bought:
+        raise StackError(f"{buyer} made {bought} purchases, the endpoint says {player}")
     # The audit: every record of the topic landed or quarantined, none twice.
     started = time.monotonic()
     audit = stack.run_job("streaming/audit.py")
