@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -98,40 +99,33 @@ def measure(run: Run) -> None:
         ),
     }
     env = {"QUESTLOG_TOPIC": topic, **NO_RATE_LIMITS, **token_settings}
-    ports = {name: free_port() for name in ("ingest", "noop", "seed_app", "durable", "bare")}
     runs: dict[str, list[dict]] = {name: [] for name in scenarios}
     # The seed's app paced the same way: what the machine itself allows at 80 % of a peak.
     paced: dict[str, list[dict]] = {"seed_app": [], "seed": [], "single": []}
-    with (
-        ingest_server(ports["ingest"], env=env, log_path=run.ws.local / "ingest.log") as ingest,
-        ingest_server(
-            ports["noop"],
-            log_path=run.ws.local / "noop.log",
-            app="bench.noop_app:create_app()",
-        ) as noop,
-        ingest_server(
-            ports["seed_app"],
-            env=env,
-            log_path=run.ws.local / "seed_app.log",
-            app="bench.seed_app:create_app()",
-            ready_path="/",
-        ) as seed_app,
-        ingest_server(
-            ports["durable"],
-            env=env,
-            log_path=run.ws.local / "seed_durable.log",
-            app="bench.seed_app:create_durable_app()",
-            ready_path="/",
-        ) as durable,
-        ingest_server(
-            ports["bare"],
-            env=env,
-            log_path=run.ws.local / "no_metrics.log",
-            app="bench.no_metrics_app:create_app()",
-        ) as bare,
-    ):
-        urls = {name: ingest for name in scenarios} | {"noop": noop, "seed_app": seed_app}
-        urls |= {"seed_durable": durable, "seed_no_metrics": bare}
+    # Each server: its app, the path that answers once it is ready, and whether it takes
+    # the run's settings (topic, limits, tokens).
+    servers = {
+        "ingest": ("ingest:create_app()", "/readyz", True),
+        "noop": ("bench.noop_app:create_app()", "/readyz", False),
+        "seed_app": ("bench.seed_app:create_app()", "/", True),
+        "seed_durable": ("bench.seed_app:create_durable_app()", "/", True),
+        "seed_no_metrics": ("bench.no_metrics_app:create_app()", "/readyz", True),
+    }
+    ports = {name: free_port() for name in servers}
+    with contextlib.ExitStack() as stack:
+        served = {
+            name: stack.enter_context(
+                ingest_server(
+                    ports[name],
+                    env=env if with_settings else None,
+                    log_path=run.ws.local / f"{name}.log",
+                    app=app,
+                    ready_path=ready_path,
+                )
+            )
+            for name, (app, ready_path, with_settings) in servers.items()
+        }
+        urls = {name: served.get(name, served["ingest"]) for name in scenarios}
         run.step("ingest: warm-up")
         for name, scenario in scenarios.items():
             wrk_run(urls[name], scenario, CONNECTIONS, 2)
@@ -148,7 +142,7 @@ def measure(run: Run) -> None:
                 run.done(f"{scenarios[name].name} at 80 %: {paced[name][-1]}")
         if run.mode.profile_seconds:
             run.details["ingest_profile"] = {
-                name: profile(run, ports["ingest"], ingest, scenarios[name])
+                name: profile(run, ports["ingest"], served["ingest"], scenarios[name])
                 for name in ("single", "batch")
             }
     run.details["ingest"] = {
