@@ -14,6 +14,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from ingest import metrics
+
 bp = Blueprint("ops", __name__)
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -76,6 +78,7 @@ class _Kept:
 
 
 def _metrics_now() -> bytes:
+    metrics.applied()
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -1,6 +1,9 @@
 import json
+import threading
 
-from ingest import create_app
+from prometheus_client import Counter
+
+from ingest import create_app, metrics
 from ingest.openapi import render
 from ingest.ops import OPENAPI_PATH
 from ingest.settings import IngestSettings
@@ -48,6 +51,23 @@ def test_metrics_count_requests_and_events(publisher):
     after = client.get("/metrics").get_data(as_text=True)
     added = [metric(after, sample) - metric(before, sample) for sample in samples]
     assert added == [1, 1, 1, 1]
+
+
+def test_updates_queued_by_many_threads_are_all_applied_before_a_read():
+    counter = Counter("questlog_test_updates_total", "updates", ["thread"], registry=None)
+    queued = metrics.Deferred(counter)
+
+    def record(name: str) -> None:
+        for _ in range(500):
+            queued.labels(name).inc()
+
+    threads = [threading.Thread(target=record, args=(f"t{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert metrics.applied()
+    assert [counter.labels(f"t{i}")._value.get() for i in range(8)] == [500] * 8
 
 
 def test_every_response_carries_a_request_id(client):
