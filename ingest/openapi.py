@@ -162,9 +162,19 @@ def build() -> dict:
                             "description": "when the oldest of the marts this answer comes "
                             "from was computed",
                         },
+                        "landed_through": {
+                            "type": ["string", "null"],
+                            "description": "when the newest landing commit folded into this "
+                            "answer was made (null: the marts alone)",
+                        },
+                        "guild_since": {
+                            "type": ["string", "null"],
+                            "description": "when the player joined guild_id",
+                        },
                         "data_age_s": {
                             "type": ["number", "null"],
-                            "description": "seconds since computed_at: how old the data is",
+                            "description": "seconds since landed_through, else since "
+                            "computed_at: how old the data is",
                         },
                         "state_age_s": {
                             "type": "number",
@@ -221,11 +231,12 @@ def build() -> dict:
             },
             "/v1/players/{player_id}": {
                 "get": {
-                    "summary": "a player's inventory and purchases from the last marts read",
-                    "description": "Served from the marts as last read (every "
-                    "player_state_refresh_s, in the background); `data_age_s` and the `Age` "
-                    "header say how long ago those marts were computed, `state_age_s` how long "
-                    "ago they were read.",
+                    "summary": "a player's inventory and purchases from the marts and the "
+                    "events landed since",
+                    "description": "Served from the marts and the purchases and guild joins "
+                    "landed after them, as last read (every player_state_refresh_s, in the "
+                    "background); `data_age_s` and the `Age` header say how old the newest data "
+                    "is, `state_age_s` how long ago it was read.",
                     "security": [{"apiKey": []}, {}],
                     "parameters": [
                         {

@@ -65,9 +65,10 @@ class IngestSettings(RuntimeSettings):
     retry_after_s: int = 1
     # How long /readyz reuses the broker's last answer.
     probe_cache_s: float = 1.0
-    # How often the player endpoint reads the marts again; a mart with no newer version costs
-    # only a read of its log (`MartFiles.table`).
-    player_state_refresh_s: float = 5.0
+    # How often the player endpoint reads the marts and the events landed since again; a mart
+    # with no newer version costs only a read of its log (`MartFiles.table`), and only the
+    # events of commits not read before are read (`EventChanges`).
+    player_state_refresh_s: float = 2.0
     # How long a player request waits for the marts when none were read yet, then 503.
     player_state_wait_s: float = 1.0
     # host:port of the ops port: metrics, readiness with its detail and the OpenAPI document,

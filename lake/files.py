@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -128,6 +129,54 @@ class MartFiles:
         table = self.version_table(version)
         self._last[mart] = (version.version, table)
         return table
+
+
+@dataclass(frozen=True)
+class NewEvents:
+    """What `events` gained and lost after a version: its change data feed's rows."""
+
+    # Each row: the columns asked for, `_change_type` ("insert" or "delete") and
+    # `_commit_version`.
+    rows: list[dict]
+    # The newest version read, and when it was committed (None: no version after the one asked).
+    version: int
+    committed_at: datetime | None
+
+
+class EventChanges:
+    """The rows of some event types that `events` gained or lost after a version, read from
+    its change data feed through delta-rs. Versions read once are kept, so a call reads only
+    the commits since the last (a landing batch's few files)."""
+
+    def __init__(self, uri: str, event_types: tuple[str, ...], columns: tuple[str, ...]):
+        self.uri = uri
+        self.event_types = event_types
+        feed_columns = ("_change_type", "_commit_version")
+        self.columns = tuple(dict.fromkeys(("event_type", *columns, *feed_columns)))
+        self._rows: list[dict] = []
+        self._through: int | None = None
+        self._committed_at: datetime | None = None
+
+    def since(self, version: int) -> NewEvents:
+        """The changes of every version after `version`, up to the newest."""
+        table = DeltaTable(self.uri)
+        newest = table.version()
+        if self._through is None or version > self._through:
+            self._rows, self._through, self._committed_at = [], version, None
+        rows = [row for row in self._rows if row["_commit_version"] > version]
+        if newest > self._through:
+            types = ", ".join(f"'{event_type}'" for event_type in self.event_types)
+            feed = table.load_cdf(
+                starting_version=self._through + 1,
+                columns=list(self.columns),
+                predicate=f"event_type IN ({types}) AND _change_type IN ('insert', 'delete')",
+            )
+            rows += pa.table(feed.read_all()).to_pylist()
+            self._through = newest
+            millis = table.history(1)[0]["timestamp"]
+            self._committed_at = datetime.fromtimestamp(millis / 1000, UTC)
+        self._rows = rows
+        return NewEvents(rows, self._through, self._committed_at)
 
 
 def read_table_pandas(uri: str, version: int | None = None) -> pd.DataFrame:
