@@ -21,8 +21,9 @@ class LakeSettings(RuntimeSettings):
     kafka_min_partitions: int = 6
     trigger_interval: str = "10 seconds"
     # In service mode, the marts are computed again when `events` changed, at most this often
-    # (0: never; `jobs/run_marts.py` then runs them).
-    marts_refresh_s: float = 10.0
+    # (0: never; `jobs/run_marts.py` then runs them). The player endpoint does not wait for
+    # them (it folds in what landed since); a run takes its share of the cores from landing.
+    marts_refresh_s: float = 60.0
     # host:port where the landing service serves its metrics (streaming/metrics.py); empty:
     # none. A port taken leaves the service landing, without metrics, and says so.
     landing_metrics_bind: str = "127.0.0.1:9466"

@@ -46,6 +46,10 @@ def default_entries(settings: LakeSettings) -> dict[str, str]:
         "spark.jars": ",".join(str(jar) for jar in jars),
         **SESSION_BASICS,
         "spark.sql.shuffle.partitions": "4",
+        # In the landing service the marts follow the stream in the same session: landing's
+        # jobs run in a pool of their own (streaming.sink.LANDING_POOL), which shares the
+        # cores with the marts' jobs instead of queueing behind a whole marts run.
+        "spark.scheduler.mode": "FAIR",
         "spark.driver.memory": "2g",
         "spark.sql.warehouse.dir": str(warehouse),
         # Tables of the lake and the marts persist between runs in a local Hive metastore.
@@ -61,6 +65,12 @@ def default_entries(settings: LakeSettings) -> dict[str, str]:
         # every write and read; Delta's default of 50 is sized for clusters, not two cores.
         "spark.databricks.delta.snapshotPartitions": "4",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.stack_dir / 'data'}",
+        # Closing a file on HDFS waits until the DataNodes report its last block, and asks
+        # again after 400 ms, doubling, by default: a small landing batch writes a file per
+        # key-index bucket and date, and spent most of its time in those waits. Asking after
+        # 20 ms, doubling over 10 tries, gives up after about as long as the default did.
+        "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "20",
+        "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "10",
         # Writers choose a file's replication: the single stack has one DataNode (the cluster
         # topology writes its own value, stack/spark_conf.py).
         "spark.hadoop.dfs.replication": "1",

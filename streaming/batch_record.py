@@ -22,6 +22,9 @@ class BatchRecord:
     input_rows_per_s: float = 0.0
     processed_rows_per_s: float = 0.0
     consumer_lag: dict[str, int] = field(default_factory=dict)
+    # Where the batch's time went, as Spark reports it (addBatch: the writes; walCommit and
+    # commitOffsets: the checkpoint; latestOffset, getBatch, queryPlanning).
+    durations_ms: dict[str, int] = field(default_factory=dict)
 
     def to_line(self) -> str:
         return json.dumps({"kind": RECORD_KIND, **asdict(self)})

@@ -169,6 +169,7 @@ class BatchPrinter:
                 input_rows_per_s=round(progress.inputRowsPerSecond or 0, 1),
                 processed_rows_per_s=round(progress.processedRowsPerSecond or 0, 1),
                 consumer_lag=consumer_lag(progress),
+                durations_ms=dict(progress.durationMs),
             )
             print(record.to_line(), flush=True)
             self.printed = progress.batchId

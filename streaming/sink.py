@@ -68,6 +68,9 @@ CHANGE_FEED = "delta.enableChangeDataFeed"
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"
 EVENTS_STATS_COLUMNS = ["event_ts", "received_at", *KAFKA_LINEAGE]
 QUARANTINE_STATS_COLUMNS = [*KAFKA_LINEAGE, "landed_at"]
+# The fair scheduler's pool of a batch's jobs: a marts run in the same session (service mode)
+# runs in the default pool, and a batch does not wait for it to end.
+LANDING_POOL = "landing"
 
 
 def ensure_tables(
@@ -132,6 +135,7 @@ class BatchWriter:
         self.metrics = metrics
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
+        records.sparkSession.sparkContext.setLocalProperty("spark.scheduler.pool", LANDING_POOL)
         parsed = parse_records(records).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             # One job parses the batch (kept for the writes) and counts what the writes need.
