@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -82,13 +83,13 @@ def table_version(spark: SparkSession, path: str) -> int:
     return int(spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()["version"])
 
 
-def tagged_commit_rows(spark: SparkSession, path: str, tag: str) -> int:
+def tagged_commit_rows(path: str, tag: str) -> int:
     """Rows written by the commit whose `userMetadata` is `tag`, if it is among the table's
-    newest commits, else 0. Only those are read: the whole history grows with every commit."""
-    commits = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT {HISTORY_PAGE}").collect()
-    for commit in commits:
-        if commit["userMetadata"] == tag:
-            return int((commit["operationMetrics"] or {}).get("numOutputRows", 0))
+    newest commits, else 0. Only those are read, from the log by delta-rs (no Spark job): the
+    whole history grows with every commit."""
+    for commit in DeltaTable(path).history(HISTORY_PAGE):
+        if commit.get("userMetadata") == tag:
+            return int((commit.get("operationMetrics") or {}).get("numOutputRows", 0))
     return 0
 
 

@@ -98,8 +98,9 @@ class KeyIndex:
         self.count = len(hashes)
         log.info("key index: %d keys, filter for %d", self.count, self.capacity)
 
-    def landed(self, hashes: list[int]) -> DataFrame:
-        """The event_ids the index holds among those of `hashes` (a batch's key_hash).
+    def landed(self, hashes: list[int]) -> DataFrame | None:
+        """The event_ids the index holds among those of `hashes` (a batch's key_hash); None
+        when the filter has no hit, so that the index certainly holds none of them.
 
         The index is read only in the buckets of the filter's hits, and not at all when there
         is none.
@@ -108,7 +109,7 @@ class KeyIndex:
             self.load()
         hits = sorted({h for h in hashes if h in self.bloom})
         if not hits:
-            return self.spark.createDataFrame([], "event_id string")
+            return None
         schema = StructType([StructField("key_hash", LongType(), False)])
         hit_frame = self.spark.createDataFrame([(h,) for h in hits], schema)
         buckets = sorted({h % KEY_BUCKETS for h in hits})

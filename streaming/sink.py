@@ -190,10 +190,17 @@ class BatchWriter:
         ).toArrow()
         hashes = collected.column("key_hash").to_pylist()
         landed_ids = self.keys.landed(hashes)
-        suspects = suspect_event_ids(events, landed_ids).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            # Mostly none: the batch's rows are then written as they are kept.
+        suspects = None
+        if landed_ids is None and len(set(hashes)) == len(hashes):
+            # The index holds none of the batch's ids and none comes twice (their hashes
+            # differ): every row is new, and no Spark job needs to check it. The usual case.
+            new = events
+        else:
+            if landed_ids is None:
+                landed_ids = spark.createDataFrame([], "event_id string")
+            suspects = suspect_event_ids(events, landed_ids).persist(StorageLevel.MEMORY_AND_DISK)
             new = first_copies(events, suspects) if suspects.count() else events
+        try:
             tag = f"{self.app_id} batch {batch_id}"
             (
                 new.write.format("delta")
@@ -207,9 +214,10 @@ class BatchWriter:
             # keys of events that are not there; the batch's run again writes them.
             self.keys.append(keys_of(new), self.app_id, batch_id)
         finally:
-            suspects.unpersist()
+            if suspects is not None:
+                suspects.unpersist()
         # A batch written before a crash is skipped by Delta when it runs again: what it
         # appended is then read from that first run's commit.
-        landed = tagged_commit_rows(spark, self.events_path, tag)
+        landed = tagged_commit_rows(self.events_path, tag)
         self.keys.remember(hashes, landed)
         return landed, collected.column("received_us").to_pylist()

@@ -26,14 +26,14 @@ def table(spark, tmp_path):
 
 def test_tagged_commit_rows_reads_the_rows_of_the_commit_with_that_tag(spark, table):
     newest = HISTORY_PAGE + 2
-    assert tagged_commit_rows(spark, table, f"append {newest}") == newest
-    assert tagged_commit_rows(spark, table, f"append {newest - 3}") == newest - 3
+    assert tagged_commit_rows(table, f"append {newest}") == newest
+    assert tagged_commit_rows(table, f"append {newest - 3}") == newest - 3
 
 
 def test_tagged_commit_rows_is_zero_for_a_tag_no_newest_commit_has(spark, table):
-    assert tagged_commit_rows(spark, table, "no such commit") == 0
+    assert tagged_commit_rows(table, "no such commit") == 0
     # Older than the newest page of commits: not read.
-    assert tagged_commit_rows(spark, table, "append 1") == 0
+    assert tagged_commit_rows(table, "append 1") == 0
 
 
 def test_last_commit_reads_the_newest_commits_version_and_rows_from_the_log(spark, tmp_path):
