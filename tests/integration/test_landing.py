@@ -29,6 +29,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from pyspark.sql import functions as F
 
 from events.envelope import enrich, to_kafka
+from events.shop import UNLOCKS
+from ingest.players import PlayerState
+from ingest.settings import IngestSettings
 from jobs import forget_player
 from jobs.entry import refresh
 from jobs.state import refresh_states, state_path, states
@@ -574,6 +577,36 @@ def test_a_client_retrying_through_the_ingest_service_is_landed_once(
     land(spark, lake_env(topic, lake_root))
     landed = read_events(spark, LakeLayout(lake_root).events_path)
     assert [r.event_id for r in landed.collect()] == [event["event_id"]]
+
+
+def test_a_landed_purchase_and_its_erasure_reach_the_player_endpoint_with_no_marts_run(
+    spark, ingest_url, topic, lake_root
+):
+    """The player endpoint reads what landed since the marts (none here) from the events'
+    change feed on HDFS: a purchase shows once landed, and is gone once its player is erased."""
+    player = f"early-{uuid.uuid4().hex[:8]}"
+    for item in ("sword", "sword", "horse"):
+        purchase = {
+            "event_type": "purchase",
+            "player_id": player,
+            "properties": {"item": item, "price": 100, "currency": "gold", "quantity": 1},
+        }
+        response = requests.post(f"{ingest_url}/v1/events", json=purchase, timeout=10)
+        assert response.status_code == 202
+    land(spark, lake_env(topic, lake_root))
+    settings = IngestSettings(lake_root=lake_root, player_state_refresh_s=0, player_state_wait_s=30)
+    state = PlayerState.from_settings(settings)
+    answer, _ = state.lookup(player)
+    assert {item: owned["quantity"] for item, owned in answer["inventory"].items()} == {
+        "sword": 2,
+        "horse": 1,
+    }
+    assert answer["purchases"]["purchases"] == 3
+    assert answer["unlocks"] == sorted({UNLOCKS["sword"], UNLOCKS["horse"]})
+    assert answer["computed_at"] is None and answer["landed_through"] is not None
+    forget_player.forget(spark, LakeSettings(lake_root=lake_root), [player])
+    # Each lookup starts a read in the background and answers from the last one finished.
+    eventually(lambda: state.lookup(player)[0] is None, timeout_s=60, every_s=0.5)
 
 
 def test_the_lag_in_seconds_is_the_age_of_the_oldest_record_not_landed(kafka_admin, lake_settings):
