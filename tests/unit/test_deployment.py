@@ -419,7 +419,9 @@ def test_compose_runs_the_brokers_of_the_cluster_topology(services, operator_ser
 def fixed_broker_settings() -> dict[str, str]:
     """The settings of stack/conf/kafka/server.properties that are the same on every node
     (no `${...}` placeholder)."""
-    template = Path(__file__).resolve().parents[2] / "stack" / "conf" / "kafka" / "server.properties"
+    template = (
+        Path(__file__).resolve().parents[2] / "stack" / "conf" / "kafka" / "server.properties"
+    )
     settings = {}
     for line in template.read_text().splitlines():
         if line.strip() and not line.startswith("#") and "${" not in line:
