@@ -38,6 +38,7 @@ def broker_kill(case: Case) -> None:
     acknowledgement; restart it after the pace's outage."""
     start_load(case)
     node = case.busiest_leader()
+    case.note_controller()
     case.wait_for(lambda: case.load.record.in_flight > 0, "a request in flight", 30, poll_s=0.001)
     case.requests_in_flight = case.load.record.in_flight
     fault_at = time.monotonic()
@@ -54,6 +55,7 @@ def broker_stop(case: Case) -> None:
     """SIGSTOP the leader of the busiest partition for 10 s (slow, not dead), then SIGCONT."""
     start_load(case)
     node = case.busiest_leader()
+    case.note_controller()
     fault_at = time.monotonic()
     case.signal(node, signal.SIGSTOP)
     time.sleep(10)

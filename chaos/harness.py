@@ -28,6 +28,7 @@ from stack.landing import spark_environment
 from stack.manager import up
 from stack.probes import http_json
 from stack.settings import REPO_ROOT, StackSettings
+from stack.topics import controller_leader
 
 
 @dataclass
@@ -276,6 +277,12 @@ class Case:
         node_id = leaders[busiest.partition]
         self.note(f"partition {busiest.partition} ({ends[busiest]} records) is led by {node_id}")
         return "kafka" if self.settings.brokers == 1 else f"kafka-{node_id}"
+
+    def note_controller(self) -> None:
+        """Note which broker is the active controller: when it is the one the fault hits, a
+        controller election comes before the new leaders."""
+        if self.settings.brokers > 1:
+            self.note(f"the active controller is {controller_leader(self.settings)}")
 
     def wait_for(
         self, condition: Callable[[], bool], what: str, timeout: float = 120, poll_s: float = 0.2
