@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
+from datetime import datetime
 
 from chaos.harness import Case, CaseFailed
-from chaos.load import Load
+from chaos.load import Load, PlayerEvents
+from streaming.batch_record import read_records
 
 
 def start_load(case: Case) -> Load:
@@ -35,6 +38,7 @@ def broker_kill(case: Case) -> None:
     acknowledgement; restart it after the pace's outage."""
     start_load(case)
     node = case.busiest_leader()
+    case.note_controller()
     case.wait_for(lambda: case.load.record.in_flight > 0, "a request in flight", 30, poll_s=0.001)
     case.requests_in_flight = case.load.record.in_flight
     fault_at = time.monotonic()
@@ -51,6 +55,7 @@ def broker_stop(case: Case) -> None:
     """SIGSTOP the leader of the busiest partition for 10 s (slow, not dead), then SIGCONT."""
     start_load(case)
     node = case.busiest_leader()
+    case.note_controller()
     fault_at = time.monotonic()
     case.signal(node, signal.SIGSTOP)
     time.sleep(10)
@@ -172,6 +177,101 @@ def retention(case: Case) -> None:
     case.expect_gaps = True
 
 
+def erasure_while_landing(case: Case) -> None:
+    """Erase a player while the landing service runs and the player's events are in flight;
+    then land the rest and replay the whole topic: nothing received before the erasure lands,
+    everything after it does."""
+    start_load(case)
+    player = f"erased-{uuid.uuid4().hex[:8]}"
+    sender = PlayerEvents(case.url, player, case.load.record).start()
+    # Marts off: the erasure recomputes every mart that exists, which is not this case.
+    case.start_landing_service(QUESTLOG_MARTS_REFRESH_S="0")
+    try:
+        before = case.landing_batches()
+        case.wait_for(lambda: case.landing_batches() > before + 1, "two landed batches", 900)
+        fault_at = time.monotonic()
+        # The player keeps sending: what it sent since the last batch waits in Kafka.
+        report = case.forget(player)
+        erased_at = datetime.fromisoformat(report["erased_at"]).timestamp()
+        case.note(f"erased {player} at {report['erased_at']}; removed {report['rows_removed']}")
+        batches = case.landing_batches()
+        case.wait_for(lambda: case.landing_batches() > batches, "a batch after the erasure", 300)
+        case.recovery_s = time.monotonic() - fault_at
+        time.sleep(case.pace.after_s)
+        sender.stop()
+        case.load.stop()
+    finally:
+        sender.stop()
+        case.stop_landing_service()
+    erased, after, either = sender.split(erased_at)
+    in_flight = len(erased) - report["rows_removed"]["events"]
+    case.note(
+        f"{player}: {len(erased)} events acknowledged before the erasure, {in_flight} of them "
+        f"not in the lake when it ran (in Kafka or a batch); {len(after)} sent after it, "
+        f"{len(either)} across it"
+    )
+    if in_flight <= 0 or not after:
+        raise CaseFailed("no event of the player was in flight at the erasure, or none after")
+    case.erased_ids, case.either_ids = erased, either
+    case.land()
+    replayed = read_records(case.replay().output)
+    case.note(
+        f"replay from a new checkpoint: read {sum(r.input_rows for r in replayed)}, landed "
+        f"{sum(r.landed for r in replayed)}, erased {sum(r.erased for r in replayed)}"
+    )
+    case.landed = True
+
+
+def two_landing_jobs(case: Case) -> None:
+    """A second landing job on the tables the landing service lands into is refused; the
+    service's lease, once its driver is killed, lapses and its restart lands again."""
+    start_load(case)
+    case.start_landing_service(QUESTLOG_MARTS_REFRESH_S="0")
+    try:
+        before = case.landing_batches()
+        case.wait_for(lambda: case.landing_batches() > before, "a first landed batch", 900)
+        second = case.jobs.land()
+        refusal = next((x for x in second.output.splitlines() if "refused:" in x), "")
+        case.note(f"a second landing job exited {second.returncode}: {refusal.strip()[-220:]}")
+        if second.returncode != 2 or not refusal:
+            raise CaseFailed(f"the second landing job was not refused:\n{second.output[-2000:]}")
+        batches = case.landing_batches()
+        case.wait_for(lambda: case.landing_batches() > batches, "the first job lands on", 300)
+        pid = case.landing_pid()
+        if pid is None:
+            raise CaseFailed("the landing service's job is not running")
+        killed_at = time.monotonic()
+        case.kill_group(pid, "landing service's job (the lease holder)")
+        batches = case.landing_batches()
+        case.wait_for(lambda: case.landing_batches() > batches, "a batch after the kill", 600)
+        case.recovery_s = time.monotonic() - killed_at
+        case.note(f"restarted job landed {case.recovery_s:.0f} s after the kill")
+        case.note(f"supervisor: {case.supervisor_state()}")
+        case.load.stop()
+    finally:
+        case.stop_landing_service()
+
+
+def replay_from_new_checkpoint(case: Case) -> None:
+    """Land the topic, then land it all again from a fresh checkpoint into the same tables:
+    the key index keeps every event_id once."""
+    start_load(case)
+    time.sleep(case.pace.load_s)
+    case.load.stop()
+    case.land()
+    started = time.monotonic()
+    replayed = read_records(case.replay().output)
+    read, landed = sum(r.input_rows for r in replayed), sum(r.landed for r in replayed)
+    case.note(
+        f"replay from a new checkpoint: {len(replayed)} batches read {read} records, landed "
+        f"{landed}, duplicates {sum(r.duplicates for r in replayed)}, in "
+        f"{time.monotonic() - started:.0f} s"
+    )
+    if read == 0:
+        raise CaseFailed("the replay read nothing")
+    case.landed = True
+
+
 CASES = {
     "broker-kill": broker_kill,
     "broker-stop": broker_stop,
@@ -181,4 +281,7 @@ CASES = {
     "namenode-restart": namenode_restart,
     "spark-worker-kill": spark_worker_kill,
     "retention": retention,
+    "erasure-while-landing": erasure_while_landing,
+    "two-landing-jobs": two_landing_jobs,
+    "replay-from-new-checkpoint": replay_from_new_checkpoint,
 }

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from chaos.jobs import SessionJobs, SubmittedJobs
+from chaos.jobs import JobResult, SessionJobs, SubmittedJobs
 from chaos.load import Load
 from chaos.observe import children, cmdline, committed_offset, open_batches
 from runtime.layout import LakeLayout
@@ -28,6 +28,7 @@ from stack.landing import spark_environment
 from stack.manager import up
 from stack.probes import http_json
 from stack.settings import REPO_ROOT, StackSettings
+from stack.topics import controller_leader
 
 
 @dataclass
@@ -87,6 +88,10 @@ class Case:
     expect_gaps: bool = False
     requests_in_flight: int | None = None
     batch_in_flight_at_kill: bool | None = None
+    # An erasure's: acknowledged event_ids that must not be in the lake, and those whose
+    # receipt was neither clearly before nor after it (left out of both checks).
+    erased_ids: set[str] = field(default_factory=set)
+    either_ids: set[str] = field(default_factory=set)
 
     @property
     def env(self) -> dict[str, str]:
@@ -124,6 +129,35 @@ class Case:
             raise CaseFailed(f"landing failed ({result.returncode}), see {log}:\n{tail}")
         return time.monotonic() - started
 
+    def replay(self) -> JobResult:
+        """Land the whole topic again from a fresh checkpoint (earliest offsets) into the
+        same tables; fail loudly if the job fails."""
+        result = self.jobs.land(
+            "--checkpoint-root", f"{self.lake_root}/replay-checkpoints",
+            "--starting-offsets", "earliest",
+        )  # fmt: skip
+        with (self.work_dir / f"{self.name}-replay.log").open("a") as out:
+            out.write(result.output)
+        if result.returncode != 0:
+            tail = "\n".join(result.output.splitlines()[-25:])
+            raise CaseFailed(f"the replay failed ({result.returncode}):\n{tail}")
+        return result
+
+    def forget(self, player_id: str) -> dict:
+        """`jobs/forget_player.py --player` on the case's lake; its report."""
+        result = self.jobs.forget(player_id)
+        with (self.work_dir / f"{self.name}-forget.log").open("a") as out:
+            out.write(result.output)
+        report = next((x for x in result.output.splitlines() if x.startswith('{"players"')), None)
+        if result.returncode != 0 or report is None:
+            tail = "\n".join(result.output.splitlines()[-25:])
+            raise CaseFailed(f"the erasure failed ({result.returncode}):\n{tail}")
+        return json.loads(report)
+
+    def landing_pid(self) -> int | None:
+        """The supervised landing job's pid (spark-submit, its process group's leader)."""
+        return processes.running_pid(self.settings, landing.LANDING)
+
     def start_job(self, script: str, *args: str) -> subprocess.Popen:
         """A Spark entry point in the background, in its own process group."""
         log = (self.work_dir / f"{self.name}-{Path(script).stem}.log").open("a")
@@ -133,10 +167,12 @@ class Case:
             start_new_session=True,
         )  # fmt: skip
 
-    def start_landing_service(self) -> None:
-        """The supervised landing service (`make stream`) on the case's topic and lake."""
+    def start_landing_service(self, **env: str) -> None:
+        """The supervised landing service (`make stream`) on the case's topic and lake, with
+        `env` besides."""
         landing.start(
-            self.settings, {"QUESTLOG_TOPIC": self.topic, "QUESTLOG_LAKE_ROOT": self.lake_root}
+            self.settings,
+            {"QUESTLOG_TOPIC": self.topic, "QUESTLOG_LAKE_ROOT": self.lake_root, **env},
         )
 
     def stop_landing_service(self) -> None:
@@ -241,6 +277,12 @@ class Case:
         node_id = leaders[busiest.partition]
         self.note(f"partition {busiest.partition} ({ends[busiest]} records) is led by {node_id}")
         return "kafka" if self.settings.brokers == 1 else f"kafka-{node_id}"
+
+    def note_controller(self) -> None:
+        """Note which broker is the active controller: when it is the one the fault hits, a
+        controller election comes before the new leaders."""
+        if self.settings.brokers > 1:
+            self.note(f"the active controller is {controller_leader(self.settings)}")
 
     def wait_for(
         self, condition: Callable[[], bool], what: str, timeout: float = 120, poll_s: float = 0.2

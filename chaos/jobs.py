@@ -19,6 +19,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from chaos.reconcile_job import LINE_PREFIX, reconcile
+from jobs import forget_player
 from lake.settings import LakeSettings
 from runtime.spark_submit import spark_submit_command
 from stack.settings import REPO_ROOT
@@ -57,8 +58,12 @@ class SubmittedJobs:
     def audit(self) -> JobResult:
         return self.run("streaming/audit.py")
 
-    def reconcile(self, accepted_file: Path) -> dict | None:
-        output = self.run("chaos/reconcile_job.py", str(accepted_file)).output
+    def forget(self, player_id: str) -> JobResult:
+        return self.run("jobs/forget_player.py", "--player", player_id)
+
+    def reconcile(self, accepted_file: Path, erased_file: Path | None = None) -> dict | None:
+        files = [str(accepted_file)] + ([str(erased_file)] if erased_file else [])
+        output = self.run("chaos/reconcile_job.py", *files).output
         line = next((x for x in output.splitlines() if x.startswith(LINE_PREFIX)), None)
         return None if line is None else json.loads(line.removeprefix(LINE_PREFIX))
 
@@ -89,11 +94,19 @@ class SessionJobs:
         options = land_events.parse_args(["--until-caught-up", *args], self.settings)
         return self.captured(land_events.land, self.spark, self.settings, options)
 
+    def forget(self, player_id: str) -> JobResult:
+        def forgotten() -> int:
+            return forget_player.run(self.spark, self.settings, forget_player.parse_args(
+                ["--player", player_id]
+            ))  # fmt: skip
+
+        return self.captured(forgotten)
+
     def audit(self) -> JobResult:
         def audited() -> int:
             return 0 if audit(self.spark, self.settings, self.settings.topic, 48) else 1
 
         return self.captured(audited)
 
-    def reconcile(self, accepted_file: Path) -> dict | None:
-        return reconcile(self.spark, self.settings.events_path, accepted_file)
+    def reconcile(self, accepted_file: Path, erased_file: Path | None = None) -> dict | None:
+        return reconcile(self.spark, self.settings.events_path, accepted_file, erased_file)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -156,3 +157,67 @@ class Load:
         self.stopping.set()
         for thread in self.threads:
             thread.join()
+
+
+class PlayerEvents:
+    """One player's events, posted in batches of `batch` every `pause_s` into the same record
+    as the load, with when each batch was sent and acknowledged (wall clock, to compare with
+    the time of an erasure)."""
+
+    def __init__(self, url: str, player_id: str, record: LoadRecord, batch=5, pause_s=0.2):
+        self.url = url.rstrip("/") + "/v1/events"
+        self.player_id, self.record = player_id, record
+        self.batch, self.pause_s = batch, pause_s
+        # (event_id, sent at, acknowledged at), seconds since the epoch.
+        self.acknowledged: list[tuple[str, float, float]] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.level = itertools.count(2)
+
+    def group(self) -> list[dict]:
+        return [
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "level_up",
+                "player_id": self.player_id,
+                "properties": {"level": next(self.level)},
+            }
+            for _ in range(self.batch)
+        ]
+
+    def run(self) -> None:
+        session = requests.Session()
+        while not self.stopping.is_set():
+            group = self.group()
+            ids = [event["event_id"] for event in group]
+            with self.record.lock:
+                self.record.sent.update(ids)
+            sent_at = time.time()
+            try:
+                response = session.post(self.url, json=group, timeout=15)
+                outcome = str(response.status_code)
+            except requests.RequestException:
+                outcome = "error"
+            self.record.note(outcome)
+            if outcome == "202":
+                acknowledged_at = time.time()
+                with self.record.lock:
+                    self.record.accepted.update(ids)
+                self.acknowledged += [(i, sent_at, acknowledged_at) for i in ids]
+            self.stopping.wait(self.pause_s)
+
+    def start(self) -> PlayerEvents:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def split(self, erased_at: float) -> tuple[set[str], set[str], set[str]]:
+        """The acknowledged event_ids answered before `erased_at` (received before it), sent
+        after it (received after it), and the rest (in flight across it: either)."""
+        before = {i for i, _, answered in self.acknowledged if answered <= erased_at}
+        after = {i for i, sent, _ in self.acknowledged if sent > erased_at}
+        everything = {i for i, _, _ in self.acknowledged}
+        return before, after, everything - before - after

@@ -72,16 +72,32 @@ def finish(case: Case, result: CaseResult) -> CaseResult:
         gaps = audit.output.partition("GAPS:")[2].split()
         case.note(f"audit gaps: {' '.join(gaps)}" if gaps else f"audit: {audit.output[-1500:]}")
     accepted_file = case.work_dir / f"{case.name}-accepted.txt"
-    accepted_file.write_text("".join(f"{event_id}\n" for event_id in sorted(record.accepted)))
-    figures = case.jobs.reconcile(accepted_file)
+    # An erasure's events are checked apart: those received before it must be gone.
+    must_land = record.accepted - case.erased_ids - case.either_ids
+    accepted_file.write_text("".join(f"{event_id}\n" for event_id in sorted(must_land)))
+    erased_file = None
+    if case.erased_ids:
+        erased_file = case.work_dir / f"{case.name}-erased.txt"
+        erased_file.write_text("".join(f"{event_id}\n" for event_id in sorted(case.erased_ids)))
+    figures = case.jobs.reconcile(accepted_file, erased_file)
     if figures is None:
         raise CaseFailed("reconciliation failed: it printed no result")
     result.lost, result.landed_twice = figures["lost"], figures["landed_twice"]
     if figures["lost"]:
         case.note(f"lost, e.g. {figures['lost_examples']}")
+    resurfaced = figures.get("resurfaced", 0)
+    if erased_file is not None:
+        case.note(
+            f"{len(case.erased_ids)} acknowledged events of the erased player received before "
+            f"the erasure: {resurfaced} in the lake after landing and the replay"
+            + (f", e.g. {figures['resurfaced_examples']}" if resurfaced else "")
+        )
     audit_as_expected = result.audit == ("GAPS" if case.expect_gaps else "complete")
     result.passed = (
-        result.lost == case.expected_lost and result.landed_twice == 0 and audit_as_expected
+        result.lost == case.expected_lost
+        and result.landed_twice == 0
+        and audit_as_expected
+        and resurfaced == 0
     )
     if case.expected_lost:
         case.note(f"{case.expected_lost} acknowledged events removed by retention before landing")

@@ -73,6 +73,11 @@ class KafkaPublisher:
             # Unacknowledged events expire soon after their request gave up.
             delivery_timeout_ms=3 * max(timeout_ms, 1000),
             allow_auto_create_topics=False,
+            # A leader change: the producer asks for metadata again after each failed send,
+            # so a new leader is found within a retry back-off of its election; and a broker
+            # back from the dead is tried again within a second, not after the 30 s cap.
+            retry_backoff_ms=50,
+            reconnect_backoff_max_ms=1000,
             # kafka-python's own sensors are not exported (ingest/metrics.py is) and cost a
             # tenth of its network thread's time per produce request (docs/benchmarks.md).
             metrics_enabled=False,

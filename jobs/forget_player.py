@@ -1,10 +1,14 @@
 """Right to erasure: `spark-submit jobs/forget_player.py --player ID [--player ID ...]`.
 
-Deletes the players' rows from `events` and `quarantine` (a quarantined record is theirs when
-its JSON names them as `player_id`, or, for text that is not JSON, when it contains their id
-in quotes), recomputes every mart that exists so none holds them any more, and prints what it
-removed. The Kafka offsets of the erased rows (no personal data) go to the `erasures` table,
-so the completeness audit counts them as erased, not missing.
+First records the players as erased (`erased_players`: a hash of each player_id and the
+erasure's time, `streaming.erased`), so that landing drops their events received up to now
+that are still in Kafka, in a batch being written, or in a later replay of the topic. Then
+deletes the players' rows received up to now from `events`, and from `quarantine` (a
+quarantined record is theirs when its JSON names them as `player_id`, or, for text that is
+not JSON, when it contains their id in quotes), recomputes every mart that exists so none
+holds them any more, and prints what it removed. The Kafka offsets of the erased rows (no
+personal data) go to the `erasures` table, so the completeness audit counts them as erased,
+not missing. What a player sends after the erasure lands as usual.
 
 What it cannot reach: older versions of each table keep the rows until VACUUM removes their
 files (`spark-submit streaming/compact.py --vacuum`, after the retention), and Kafka keeps the
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
@@ -27,6 +32,7 @@ from lake.io import table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.marts import MARTS
+from streaming.erased import record_erased_players
 
 
 def quarantined_of(players: list[str]) -> Column:
@@ -63,9 +69,15 @@ def record_erasures(spark: SparkSession, settings: LakeSettings, conditions: dic
 
 
 def forget(spark: SparkSession, settings: LakeSettings, players: list[str]) -> dict:
-    """Erase `players` from the lake; returns the counts removed and the marts recomputed."""
+    """Erase `players` from the lake; returns the erasure's time, the counts removed and the
+    marts recomputed."""
+    erased_at = datetime.now(UTC)
+    # First: from here on landing drops what they sent until now, so no batch written while
+    # the rows are deleted brings one back.
+    record_erased_players(spark, settings.erased_players_path, players, erased_at)
     conditions = {
-        settings.events_path: F.col("player_id").isin(players),
+        settings.events_path: F.col("player_id").isin(players)
+        & (F.col("received_at") <= F.lit(erased_at)),
         settings.quarantine_path: quarantined_of(players),
     }
     record_erasures(spark, settings, conditions)
@@ -78,7 +90,12 @@ def forget(spark: SparkSession, settings: LakeSettings, players: list[str]) -> d
     computed = [name for name in MARTS if DeltaTable.isDeltaTable(spark, settings.mart_path(name))]
     compute_marts(spark, settings, computed, settings.events_path, tables=False, echo=False)
     recomputed = {name: last_commit(settings.mart_path(name)).version for name in computed}
-    return {"players": players, "rows_removed": removed, "marts_recomputed": recomputed}
+    return {
+        "players": players,
+        "erased_at": erased_at.isoformat(),
+        "rows_removed": removed,
+        "marts_recomputed": recomputed,
+    }
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

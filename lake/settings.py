@@ -30,6 +30,9 @@ class LakeSettings(RuntimeSettings):
     # host:port where the lag exporter serves the landing's lag (streaming/lag_exporter.py).
     lag_metrics_bind: str = "127.0.0.1:9467"
     fail_on_data_loss: bool = True
+    # The landing job's lease on its `events` table (`streaming.lease`): a second job is
+    # refused while it is renewed, and a job that died gives it up this long after.
+    landing_lease_s: float = 20.0
     # How long after a day ends its events may still arrive (a phone's offline queue, say)
     # before the daily marts call the day complete.
     late_arrival_allowance_s: int = 86_400

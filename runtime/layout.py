@@ -5,6 +5,7 @@ Under a lake root (`QUESTLOG_LAKE_ROOT`, `hdfs://…/questlog` or `file://…`):
     lake/events        the landed events (Delta), SQL table `events`
     lake/quarantine    records that failed validation (Delta), SQL table `quarantine`
     lake/erasures      Kafka offsets whose rows were erased on request (Delta, no personal data)
+    lake/erased_players  who was erased (a hash of the player_id) and when (Delta)
     lake/event_keys    every event_id `events` has held: the landing's dedupe index (Delta)
     checkpoints/       the streaming queries' checkpoints
     marts/<mart>       one Delta table per mart (runtime.marts), SQL table `<mart>`
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 EVENTS_TABLE = "events"
 QUARANTINE_TABLE = "quarantine"
 ERASURES_TABLE = "erasures"
+ERASED_PLAYERS_TABLE = "erased_players"
 EVENT_KEYS_TABLE = "event_keys"
 
 
@@ -40,6 +42,10 @@ class LakePaths:
     @property
     def erasures_path(self) -> str:
         return self.table_path(ERASURES_TABLE)
+
+    @property
+    def erased_players_path(self) -> str:
+        return self.table_path(ERASED_PLAYERS_TABLE)
 
     @property
     def keys_path(self) -> str:

@@ -68,3 +68,18 @@ def describe_topic(settings: StackSettings, name: str) -> None:
     sys.stderr.write(result.stderr)
     if result.returncode != 0:
         raise StackError(f"describing topic {name} failed (exit {result.returncode})")
+
+
+def controller_leader(settings: StackSettings) -> int | None:
+    """The node id of the active KRaft controller (the metadata quorum's leader), or None."""
+    result = run_kafka_tool(
+        "org.apache.kafka.tools.MetadataQuorumCommand",
+        "--bootstrap-server", settings.kafka_bootstrap,
+        "describe", "--status",
+        settings=settings,
+    )  # fmt: skip
+    for line in result.stdout.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "LeaderId" and value.strip().isdigit():
+            return int(value.strip())
+    return None

@@ -18,6 +18,8 @@ class BatchRecord:
     landed: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    # Dropped as a player's erased events (`streaming.erased`).
+    erased: int = 0
     batch_ms: int = 0
     input_rows_per_s: float = 0.0
     processed_rows_per_s: float = 0.0

@@ -2,7 +2,9 @@
 
     spark-submit streaming/land_events.py [--until-caught-up | --service] [--starting-offsets ...]
 
-In service mode the marts follow the stream in the same session (`jobs.follow`).
+In service mode the marts follow the stream in the same session (`jobs.follow`). One landing
+job runs per `events` table: a second one is refused while the first holds the table's lease
+(`streaming.lease`).
 
 One streaming query reads the topic once; each micro-batch is parsed once and written by
 `streaming.sink.BatchWriter`: valid events into the Delta table `events` (partitioned by
@@ -28,6 +30,7 @@ from lake.session import spark_session
 from lake.settings import LakeSettings
 from streaming.batch_record import BatchRecord
 from streaming.keys import KeyIndex
+from streaming.lease import LandingLease, LeaseHeld
 from streaming.metrics import LandingMetrics, age_consumer, oldest_unread_age_s
 from streaming.sink import BatchWriter, ensure_tables
 
@@ -165,6 +168,7 @@ class BatchPrinter:
                 landed=counts.get("landed", 0),
                 quarantined=counts.get("quarantined", 0),
                 duplicates=counts.get("duplicates", 0),
+                erased=counts.get("erased", 0),
                 batch_ms=progress.batchDuration,
                 input_rows_per_s=round(progress.inputRowsPerSecond or 0, 1),
                 processed_rows_per_s=round(progress.processedRowsPerSecond or 0, 1),
@@ -234,6 +238,18 @@ def trigger_seconds(interval: str) -> float:
 def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) -> int:
     """Run the landing query in `spark` until it ends (AvailableNow) or is stopped; 0 if it
     ended without an error. The session must allow Python tasks (the record checks)."""
+    lease = LandingLease(spark, args.events_path, settings.landing_lease_s)
+    lease.acquire()
+    try:
+        return land_holding(spark, settings, args, lease)
+    finally:
+        lease.release()
+
+
+def land_holding(
+    spark: SparkSession, settings: LakeSettings, args: argparse.Namespace, lease: LandingLease
+) -> int:
+    """`land`, once this job holds the table's lease; stops if another job takes it over."""
     # A new schema_version's new property becomes a new (nullable) column of `events`.
     spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
     metrics, ages = None, None
@@ -245,6 +261,8 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
         KeyIndex(spark, args.keys_path),
         f"{args.checkpoint_root}/land_events",
         metrics,
+        erased_players_path=settings.erased_players_path,
+        erasures_path=settings.erasures_path,
     )
     printer = BatchPrinter(writer, ages)
     query = start(spark, settings, args, writer)
@@ -258,6 +276,9 @@ def land(spark: SparkSession, settings: LakeSettings, args: argparse.Namespace) 
     try:
         while not query.awaitTermination(PROGRESS_POLL_S):
             printer.print_new(query)
+            if lease.lost.is_set():
+                log.error("stopping: another landing job took this table's lease over")
+                return 1
     finally:
         printer.print_new(query)
         query.stop()
@@ -276,7 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
     spark = spark_session("questlog-land-events", settings, python_tasks=True)
-    return land(spark, settings, args)
+    try:
+        return land(spark, settings, args)
+    except LeaseHeld as refused:
+        log.error("refused: %s", refused)
+        return 2
 
 
 if __name__ == "__main__":

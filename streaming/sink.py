@@ -7,8 +7,13 @@ but not committed). Both writes are safe to repeat:
 - `events` gets only the rows whose event_id the key index (`streaming.keys`) lacks, appended
   with the same `txnAppId`/`txnVersion`, and then their keys, likewise: an event is never
   inserted again, whether it comes from this batch's re-run or a client's retry months later,
-  whatever its dates.
-No row leaves a batch except into one of the two tables or as a counted duplicate.
+  whatever its dates;
+- events of a player erased since their receipt (`streaming.erased`) are not appended. An
+  erasure that commits while the batch is written is looked for again after the append: its
+  offsets go to `erasures` (those not there yet) and its rows, if the append wrote them, are
+  deleted by offset. Both steps are safe to repeat, and a batch run again after a crash
+  finds what its first run appended.
+No row leaves a batch except into one of the tables, as a counted duplicate, or as erased.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from pyspark.sql import functions as F
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from lake.files import table_properties
-from lake.io import tagged_commit_rows
+from lake.io import read_table, tagged_commit_rows
+from streaming.erased import erased_events, erased_frame, read_erased_players, without_erased
 from streaming.keys import KeyIndex, ensure_key_index, event_key_hash, keys_of
 from streaming.landed import no_kafka_records
 from streaming.metrics import LandingMetrics
@@ -124,10 +130,15 @@ class BatchWriter:
         keys: KeyIndex,
         checkpoint: str,
         metrics: LandingMetrics | None = None,
+        *,
+        erased_players_path: str,
+        erasures_path: str,
     ):
         self.events_path = events_path
         self.quarantine_path = quarantine_path
         self.keys = keys
+        self.erased_players_path = erased_players_path
+        self.erasures_path = erasures_path
         self.checkpoint = checkpoint
         # Stable across restarts of the same query (its checkpoint), unique between queries.
         self.app_id = "questlog-landing-" + hashlib.sha256(checkpoint.encode()).hexdigest()[:16]
@@ -145,15 +156,23 @@ class BatchWriter:
                 self.write_quarantine(parsed, batch_id)
                 if self.metrics is not None:
                     reasons = quarantine_reasons(parsed)
-            landed, received_us = 0, []
+            landed, erased, received_us = 0, 0, []
             if summary.records > summary.quarantined:
-                landed, received_us = self.append_new(valid_events(parsed), batch_id)
+                events = valid_events(parsed)
+                # Erasures are read before the append and again after it: one that commits
+                # in between is caught by the second read.
+                before = read_erased_players(self.erased_players_path)
+                kept = without_erased(events, erased_frame(events.sparkSession, before))
+                landed, received_us = self.append_new(kept if before else events, batch_id)
+                erased, removed = self.erase_belated(events)
+                landed -= removed
         finally:
             parsed.unpersist()
         counts = {
             "landed": landed,
             "quarantined": summary.quarantined,
-            "duplicates": summary.records - summary.quarantined - landed,
+            "erased": erased,
+            "duplicates": summary.records - summary.quarantined - landed - erased,
         }
         self.counts[batch_id] = counts
         if self.metrics is not None:
@@ -221,3 +240,51 @@ class BatchWriter:
         landed = tagged_commit_rows(self.events_path, tag)
         self.keys.remember(hashes, landed)
         return landed, collected.column("received_us").to_pylist()
+
+    @_retry_on_conflict
+    def erase_belated(self, events: DataFrame) -> tuple[int, int]:
+        """The batch's events that belong to an erasure known now: their offsets are added to
+        `erasures` (those it lacks), then any of their rows in `events` deleted (an erasure
+        that committed while the batch was appended, or a first run of this batch that
+        appended before it). Returns (offsets erased, rows deleted); (0, 0) with no erasure."""
+        erased_now = read_erased_players(self.erased_players_path)
+        if not erased_now:
+            return 0, 0
+        spark = events.sparkSession
+        lineage = ["kafka_topic", "kafka_partition", "kafka_offset"]
+        offsets = erased_events(events, erased_frame(spark, erased_now)).select(*lineage)
+        found = offsets.collect()
+        if not found:
+            return 0, 0
+        offsets = spark.createDataFrame(found, offsets.schema)
+        if DeltaTable.isDeltaTable(spark, self.erasures_path):
+            offsets = offsets.join(read_table(spark, self.erasures_path), lineage, "left_anti")
+        (
+            offsets.withColumn("erased_at", F.current_timestamp())
+            .write.format("delta")
+            .mode("append")
+            .save(self.erasures_path)
+        )
+        return len(found), self.delete_offsets(found)
+
+    def delete_offsets(self, found: list) -> int:
+        """Delete the rows of `events` at these Kafka offsets (one topic's); how many. The
+        offset range per partition lets Delta skip every file but the batch's own."""
+        topic = found[0]["kafka_topic"]
+        by_partition: dict[int, list[int]] = {}
+        for row in found:
+            by_partition.setdefault(row["kafka_partition"], []).append(row["kafka_offset"])
+        condition = F.lit(False)
+        for partition, offsets in by_partition.items():
+            condition = condition | (
+                (F.col("kafka_partition") == partition)
+                & F.col("kafka_offset").between(min(offsets), max(offsets))
+                & F.col("kafka_offset").isin(offsets)
+            )
+        condition = (F.col("kafka_topic") == topic) & condition
+        spark = self.keys.spark
+        # Mostly none: the rows were dropped before the append.
+        landed = read_table(spark, self.events_path).where(condition).count()
+        if landed:
+            DeltaTable.forPath(spark, self.events_path).delete(condition)
+        return landed

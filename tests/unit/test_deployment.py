@@ -416,6 +416,30 @@ def test_compose_runs_the_brokers_of_the_cluster_topology(services, operator_ser
         assert f"localhost:{cluster.broker_port(index)}" in kafka["KAFKA_ADVERTISED_LISTENERS"]
 
 
+def fixed_broker_settings() -> dict[str, str]:
+    """The settings of stack/conf/kafka/server.properties that are the same on every node
+    (no `${...}` placeholder)."""
+    template = (
+        Path(__file__).resolve().parents[2] / "stack" / "conf" / "kafka" / "server.properties"
+    )
+    settings = {}
+    for line in template.read_text().splitlines():
+        if line.strip() and not line.startswith("#") and "${" not in line:
+            key, _, value = line.partition("=")
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+@pytest.mark.tools  # docker-compose
+def test_compose_brokers_fail_over_as_the_local_stacks(services):
+    """A dead broker is fenced after the same session timeout in both deployments."""
+    fixed = fixed_broker_settings()
+    for key in ("broker.session.timeout.ms", "broker.heartbeat.interval.ms"):
+        variable = "KAFKA_" + key.upper().replace(".", "_")
+        for name in nodes(services, "kafka"):
+            assert services[name]["environment"][variable] == fixed[key], (name, key)
+
+
 @pytest.mark.tools  # docker-compose
 def test_topic_is_created_with_the_cluster_topologys_replication(services, cluster):
     script = " ".join(services["kafka-topics"]["command"])

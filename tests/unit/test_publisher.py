@@ -56,3 +56,14 @@ def test_the_producer_batches_for_the_configured_linger_and_keeps_no_sensors(mon
     assert made["linger_ms"] == 7
     assert made["metrics_enabled"] is False
     assert made["acks"] == "all" and made["enable_idempotence"] is True
+
+
+def test_the_producer_finds_a_new_leader_soon_after_a_broker_dies(monkeypatch):
+    made = {}
+    monkeypatch.setattr("ingest.publisher.KafkaProducer", lambda **config: made.update(config))
+    KafkaPublisher(
+        bootstrap="b:9092", topic="events", timeout_s=2.0, max_in_flight=10
+    )._new_producer()
+    # Metadata is asked for again within a tenth of the request's deadline of a failed send.
+    assert made["retry_backoff_ms"] <= 200
+    assert made["reconnect_backoff_max_ms"] <= 1000
