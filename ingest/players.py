@@ -13,6 +13,7 @@ read, with its age.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from werkzeug.exceptions import ServiceUnavailable
 from events.shop import CURRENCY, GUILD_UNLOCK, SPENT_COLUMN, UNLOCKS
 from lake.files import EVENTS_VERSION_KEY, EventChanges, MartFiles, NewEvents
 from runtime.marts import player_state_marts
+
+log = logging.getLogger(__name__)
 
 MARTS = tuple(player_state_marts())
 SPENDING = ("segment", "lifetime_spend", "spend_rank")
@@ -319,6 +322,9 @@ class PlayerState:
         try:
             new = self.changes(version)
         except TableNotFoundError:  # nothing landed yet
+            return players
+        except Exception as error:  # e.g. versions from before the change feed was enabled
+            log.warning("the events landed since the marts cannot be read: %r", error)
             return players
         return with_new_events(players, new)
 

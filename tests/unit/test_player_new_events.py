@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from ingest.players import FOLDED_COLUMNS, FOLDED_TYPES, PlayerState, with_new_events
 from jobs.marts import player_inventory, player_purchases
-from lake.files import EventChanges, NewEvents
+from lake.files import EVENTS_VERSION_KEY, EventChanges, NewEvents
 from tests.helpers.events import EVENTS, event
 
 D0 = datetime(2026, 11, 19, 8, 0, 0)
@@ -47,16 +47,35 @@ LATER = [
 ]
 
 
-def answers(spark, rows) -> dict[str, dict]:
-    """The players as the marts computed from `rows` give them."""
+def mart_tables(spark, rows) -> dict[str, pa.Table | None]:
+    """The player marts computed from `rows`, as the player endpoint reads them."""
     events = spark.createDataFrame(rows, EVENTS)
     computed = F.lit(COMPUTED).alias("computed_at")
-    tables = {
+    return {
         "player_inventory": player_inventory(events).select("*", computed).toArrow(),
         "player_purchases": player_purchases(events).select("*", computed).toArrow(),
         "spender_segments": None,
     }
-    return PlayerState._players_of(tables)
+
+
+def answers(spark, rows) -> dict[str, dict]:
+    """The players as the marts computed from `rows` give them."""
+    return PlayerState._players_of(mart_tables(spark, rows))
+
+
+def state_of(spark, changes) -> PlayerState:
+    """A player state reading the marts of FIRST, which reflect events version 4."""
+    tables = {
+        mart: table.replace_schema_metadata({EVENTS_VERSION_KEY: b"4"}) if table else None
+        for mart, table in mart_tables(spark, FIRST).items()
+    }
+
+    def load(mart):
+        if tables[mart] is None:
+            raise FileNotFoundError(mart)
+        return tables[mart]
+
+    return PlayerState(load, refresh_s=30, wait_s=30, changes=changes)
 
 
 def landed(spark, rows, change="insert") -> NewEvents:
@@ -128,3 +147,25 @@ def test_the_change_feed_gives_what_events_gained_and_lost_after_a_version(tmp_p
         ("bo", "delete")
     ]
     assert changes.since(2).rows == []
+
+
+def test_the_player_state_asks_for_what_landed_after_the_marts_version(spark):
+    asked = []
+
+    def changes(version):
+        asked.append(version)
+        return landed(spark, LATER)
+
+    state = state_of(spark, changes)
+    newcomer, _ = state.lookup("dee")
+    assert asked == [4]
+    assert newcomer["inventory"]["horse"]["quantity"] == 1
+
+
+def test_events_that_cannot_be_read_leave_the_marts_answering(spark):
+    def changes(version):
+        raise OSError("the feed does not reach that version")
+
+    state = state_of(spark, changes)
+    assert state.lookup("ana")[0]["inventory"]["sword"]["quantity"] == 1
+    assert state.lookup("dee")[0] is None
