@@ -13,6 +13,11 @@ from ingest.ops import OPENAPI_PATH
 TEXT = {"text/html": {"schema": {"type": "string"}}}
 
 
+def _nullable(kind: str, description: str) -> dict:
+    """A field of an answer that may be null."""
+    return {"type": [kind, "null"], "description": description}
+
+
 def _json(schema_ref: str) -> dict:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}
 
@@ -152,30 +157,26 @@ def build() -> dict:
                         "purchases": {"type": "object"},
                         "guild_id": {"type": ["string", "null"]},
                         "unlocks": {"type": "array", "items": {"type": "string"}},
-                        "spending": {
-                            "type": ["object", "null"],
-                            "description": "segment, lifetime_spend and spend_rank from the "
-                            "spender_segments mart (null until it is computed)",
-                        },
-                        "computed_at": {
-                            "type": ["string", "null"],
-                            "description": "when the oldest of the marts this answer comes "
-                            "from was computed",
-                        },
-                        "landed_through": {
-                            "type": ["string", "null"],
-                            "description": "when the newest landing commit folded into this "
-                            "answer was made (null: the marts alone)",
-                        },
-                        "guild_since": {
-                            "type": ["string", "null"],
-                            "description": "when the player joined guild_id",
-                        },
-                        "data_age_s": {
-                            "type": ["number", "null"],
-                            "description": "seconds since landed_through, else since "
-                            "computed_at: how old the data is",
-                        },
+                        "spending": _nullable(
+                            "object",
+                            "segment, lifetime_spend and spend_rank from the spender_segments "
+                            "mart (null until it is computed)",
+                        ),
+                        "computed_at": _nullable(
+                            "string",
+                            "when the oldest of the marts this answer comes from was computed",
+                        ),
+                        "landed_through": _nullable(
+                            "string",
+                            "when the newest landing commit folded into this answer "
+                            "was made (null: the marts alone)",
+                        ),
+                        "guild_since": _nullable("string", "when the player joined guild_id"),
+                        "data_age_s": _nullable(
+                            "number",
+                            "seconds since landed_through, else since computed_at: "
+                            "how old the data is",
+                        ),
                         "state_age_s": {
                             "type": "number",
                             "description": "seconds since the marts were read into memory",
