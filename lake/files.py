@@ -156,10 +156,24 @@ class EventChanges:
         self._rows: list[dict] = []
         self._through: int | None = None
         self._committed_at: datetime | None = None
+        self._table: DeltaTable | None = None
+
+    def _newest(self) -> DeltaTable:
+        """The table at its newest version: loaded once, then brought up to date by reading
+        only the commits since (its snapshot grows with the table)."""
+        if self._table is None:
+            self._table = DeltaTable(self.uri)
+        else:
+            try:
+                self._table.update_incremental()
+            except Exception:
+                self._table = None  # loaded afresh next time (a table made again)
+                raise
+        return self._table
 
     def since(self, version: int) -> NewEvents:
         """The changes of every version after `version`, up to the newest."""
-        table = DeltaTable(self.uri)
+        table = self._newest()
         newest = table.version()
         if self._through is None or version > self._through:
             self._rows, self._through, self._committed_at = [], version, None
