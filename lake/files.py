@@ -8,6 +8,7 @@ write that has not committed; it reaches `hdfs://` directly (no WebHDFS) and `fi
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -157,6 +158,8 @@ class EventChanges:
         self._through: int | None = None
         self._committed_at: datetime | None = None
         self._table: DeltaTable | None = None
+        # A read abandoned as hung may still be in `since` when the next one starts.
+        self._lock = threading.Lock()
 
     def _newest(self) -> DeltaTable:
         """The table at its newest version: loaded once, then brought up to date by reading
@@ -173,6 +176,10 @@ class EventChanges:
 
     def since(self, version: int) -> NewEvents:
         """The changes of every version after `version`, up to the newest."""
+        with self._lock:
+            return self._since(version)
+
+    def _since(self, version: int) -> NewEvents:
         table = self._newest()
         newest = table.version()
         if self._through is None or version > self._through:
