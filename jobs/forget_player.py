@@ -22,9 +22,15 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    DeltaConcurrentModificationException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from jobs.run_marts import compute_marts
 from lake.files import last_commit
@@ -45,6 +51,24 @@ def quarantined_of(players: list[str]) -> Column:
     return named.isin(players) | (not_json & mentions)
 
 
+# The landing service appends to `events` while an erasure deletes from it: a delete that
+# read files a concurrent append changed is refused by Delta and run again. The append cannot
+# bring the erased rows back: landing drops what the players sent up to the erasure.
+_retry_on_conflict = retry(
+    retry=retry_if_exception_type(
+        (
+            ConcurrentAppendException,
+            ConcurrentDeleteReadException,
+            DeltaConcurrentModificationException,
+        )
+    ),
+    stop=stop_after_attempt(10),
+    wait=wait_exponential(multiplier=0.5, max=8),
+    reraise=True,
+)
+
+
+@_retry_on_conflict
 def delete_rows(spark: SparkSession, path: str, condition: Column) -> int:
     """Delete the matching rows of a Delta table in one commit; returns how many."""
     table = DeltaTable.forPath(spark, path)
