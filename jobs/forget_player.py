@@ -40,20 +40,10 @@ from lake.settings import LakeSettings
 from runtime.marts import MARTS
 from streaming.erased import record_erased_players
 
-
-def quarantined_of(players: list[str]) -> Column:
-    """The quarantined records that belong to one of `players`."""
-    named = F.get_json_object("raw_value", "$.player_id")
-    not_json = F.try_parse_json("raw_value").isNull()
-    mentions = F.lit(False)
-    for player in players:
-        mentions = mentions | F.col("raw_value").contains(json.dumps(player))
-    return named.isin(players) | (not_json & mentions)
-
-
-# The landing service appends to `events` while an erasure deletes from it: a delete that
-# read files a concurrent append changed is refused by Delta and run again. The append cannot
-# bring the erased rows back: landing drops what the players sent up to the erasure.
+# The landing service appends to `events` (and to `erasures`) while an erasure writes: a
+# delete that read files a concurrent append changed, or the first two writes of a new
+# `erasures` table, are refused by Delta and run again. The append cannot bring the erased
+# rows back: landing drops what the players sent up to the erasure.
 _retry_on_conflict = retry(
     retry=retry_if_exception_type(
         (
@@ -68,6 +58,16 @@ _retry_on_conflict = retry(
 )
 
 
+def quarantined_of(players: list[str]) -> Column:
+    """The quarantined records that belong to one of `players`."""
+    named = F.get_json_object("raw_value", "$.player_id")
+    not_json = F.try_parse_json("raw_value").isNull()
+    mentions = F.lit(False)
+    for player in players:
+        mentions = mentions | F.col("raw_value").contains(json.dumps(player))
+    return named.isin(players) | (not_json & mentions)
+
+
 @_retry_on_conflict
 def delete_rows(spark: SparkSession, path: str, condition: Column) -> int:
     """Delete the matching rows of a Delta table in one commit; returns how many."""
@@ -80,6 +80,7 @@ def delete_rows(spark: SparkSession, path: str, condition: Column) -> int:
     return int(last["operationMetrics"].get("numDeletedRows", 0))
 
 
+@_retry_on_conflict
 def record_erasures(spark: SparkSession, settings: LakeSettings, conditions: dict) -> None:
     """Append the Kafka offsets about to be erased, so the audit accounts for them."""
     offsets = None
