@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from datetime import UTC, datetime
 
 from delta.exceptions import (
@@ -34,7 +35,6 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from jobs.run_marts import compute_marts
 from lake.files import last_commit
-from lake.io import table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.marts import MARTS
@@ -71,13 +71,17 @@ def quarantined_of(players: list[str]) -> Column:
 @_retry_on_conflict
 def delete_rows(spark: SparkSession, path: str, condition: Column) -> int:
     """Delete the matching rows of a Delta table in one commit; returns how many."""
-    table = DeltaTable.forPath(spark, path)
-    before = table_version(spark, path)
-    table.delete(condition)
-    if table_version(spark, path) == before:
-        return 0
-    last = table.history(1).first()
-    return int(last["operationMetrics"].get("numDeletedRows", 0))
+    # Tagged, so that its count is read from its own commit, not from one that landing made
+    # just after it.
+    tag = f"questlog-erasure {uuid.uuid4()}"
+    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
+    try:
+        DeltaTable.forPath(spark, path).delete(condition)
+    finally:
+        spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
+    commits = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 20")
+    mine = commits.where(F.col("userMetadata") == tag).first()
+    return 0 if mine is None else int(mine["operationMetrics"].get("numDeletedRows", 0))
 
 
 @_retry_on_conflict
