@@ -182,6 +182,10 @@ class Case:
         """Batch records the landing service has logged so far (non-empty ones)."""
         return sum(1 for batch in landing.batches(self.settings) if batch.input_rows)
 
+    def service_batches(self) -> list:
+        """Every batch record the landing service has logged, oldest first."""
+        return landing.batches(self.settings)
+
     def supervisor_state(self) -> dict:
         return landing.read_state(self.settings)
 

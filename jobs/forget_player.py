@@ -20,19 +20,42 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from datetime import UTC, datetime
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    DeltaConcurrentModificationException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from jobs.run_marts import compute_marts
 from lake.files import last_commit
-from lake.io import table_version
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.marts import MARTS
 from streaming.erased import record_erased_players
+
+# The landing service appends to `events` (and to `erasures`) while an erasure writes: a
+# delete that read files a concurrent append changed, or the first two writes of a new
+# `erasures` table, are refused by Delta and run again. The append cannot bring the erased
+# rows back: landing drops what the players sent up to the erasure.
+_retry_on_conflict = retry(
+    retry=retry_if_exception_type(
+        (
+            ConcurrentAppendException,
+            ConcurrentDeleteReadException,
+            DeltaConcurrentModificationException,
+        )
+    ),
+    stop=stop_after_attempt(10),
+    wait=wait_exponential(multiplier=0.5, max=8),
+    reraise=True,
+)
 
 
 def quarantined_of(players: list[str]) -> Column:
@@ -45,17 +68,23 @@ def quarantined_of(players: list[str]) -> Column:
     return named.isin(players) | (not_json & mentions)
 
 
+@_retry_on_conflict
 def delete_rows(spark: SparkSession, path: str, condition: Column) -> int:
     """Delete the matching rows of a Delta table in one commit; returns how many."""
-    table = DeltaTable.forPath(spark, path)
-    before = table_version(spark, path)
-    table.delete(condition)
-    if table_version(spark, path) == before:
-        return 0
-    last = table.history(1).first()
-    return int(last["operationMetrics"].get("numDeletedRows", 0))
+    # Tagged, so that its count is read from its own commit, not from one that landing made
+    # just after it.
+    tag = f"questlog-erasure {uuid.uuid4()}"
+    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
+    try:
+        DeltaTable.forPath(spark, path).delete(condition)
+    finally:
+        spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
+    commits = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 20")
+    mine = commits.where(F.col("userMetadata") == tag).first()
+    return 0 if mine is None else int(mine["operationMetrics"].get("numDeletedRows", 0))
 
 
+@_retry_on_conflict
 def record_erasures(spark: SparkSession, settings: LakeSettings, conditions: dict) -> None:
     """Append the Kafka offsets about to be erased, so the audit accounts for them."""
     offsets = None

@@ -43,8 +43,15 @@ def read_erased_players(path: str) -> list[tuple[str, datetime]]:
 
 
 def erased_frame(spark: SparkSession, erased: list[tuple[str, datetime]]) -> DataFrame:
-    """The erasures as a (small) DataFrame."""
-    return spark.createDataFrame(erased, ERASED_PLAYERS_SCHEMA)
+    """The erasures as a (small) DataFrame, from literals: no Python task builds it, so a job
+    without Python workers (the erasure) can make it too."""
+    if not erased:
+        return spark.createDataFrame([], ERASED_PLAYERS_SCHEMA)
+    rows = [
+        F.struct(F.lit(hashed).alias("player_hash"), F.lit(at).alias("erased_at"))
+        for hashed, at in erased
+    ]
+    return spark.range(1).select(F.inline(F.array(*rows)))
 
 
 def _erased_condition(events: DataFrame, erased: DataFrame) -> tuple[DataFrame, Column]:

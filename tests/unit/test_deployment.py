@@ -434,7 +434,8 @@ def fixed_broker_settings() -> dict[str, str]:
 def test_compose_brokers_fail_over_as_the_local_stacks(services):
     """A dead broker is fenced after the same session timeout in both deployments."""
     fixed = fixed_broker_settings()
-    for key in ("broker.session.timeout.ms", "broker.heartbeat.interval.ms"):
+    for key in ("broker.session.timeout.ms", "broker.heartbeat.interval.ms",
+                "controller.quorum.fetch.timeout.ms"):  # fmt: skip
         variable = "KAFKA_" + key.upper().replace(".", "_")
         for name in nodes(services, "kafka"):
             assert services[name]["environment"][variable] == fixed[key], (name, key)
