@@ -23,18 +23,13 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteReadException,
-    DeltaConcurrentModificationException,
-)
 from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from jobs.run_marts import compute_marts
 from lake.files import last_commit
+from lake.io import retry_on_conflict
 from lake.session import spark_session
 from lake.settings import LakeSettings
 from runtime.marts import MARTS
@@ -44,18 +39,7 @@ from streaming.erased import record_erased_players
 # delete that read files a concurrent append changed, or the first two writes of a new
 # `erasures` table, are refused by Delta and run again. The append cannot bring the erased
 # rows back: landing drops what the players sent up to the erasure.
-_retry_on_conflict = retry(
-    retry=retry_if_exception_type(
-        (
-            ConcurrentAppendException,
-            ConcurrentDeleteReadException,
-            DeltaConcurrentModificationException,
-        )
-    ),
-    stop=stop_after_attempt(10),
-    wait=wait_exponential(multiplier=0.5, max=8),
-    reraise=True,
-)
+_retry_on_conflict = retry_on_conflict(10)
 
 
 def quarantined_of(players: list[str]) -> Column:

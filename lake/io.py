@@ -11,9 +11,15 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    DeltaConcurrentModificationException,
+)
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 # Commits `tagged_commit_rows` looks through: a batch's append and any made since.
 HISTORY_PAGE = 8
@@ -81,6 +87,23 @@ def write_mart(
 def table_version(spark: SparkSession, path: str) -> int:
     """The table's latest commit version."""
     return int(spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()["version"])
+
+
+def retry_on_conflict(attempts: int):
+    """Run a Delta write again when Delta refused it for a commit made beside it (an append
+    beside a delete, two first writes of one table): for writes that are safe to repeat."""
+    return retry(
+        retry=retry_if_exception_type(
+            (
+                ConcurrentAppendException,
+                ConcurrentDeleteReadException,
+                DeltaConcurrentModificationException,
+            )
+        ),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        reraise=True,
+    )
 
 
 def tagged_commit_rows(path: str, tag: str) -> int:

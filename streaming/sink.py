@@ -21,19 +21,13 @@ from __future__ import annotations
 import hashlib
 import time
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteReadException,
-    DeltaConcurrentModificationException,
-)
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from lake.files import table_properties
-from lake.io import read_table, tagged_commit_rows
+from lake.io import read_table, retry_on_conflict, tagged_commit_rows
 from streaming.erased import erased_events, erased_frame, read_erased_players, without_erased
 from streaming.keys import KeyIndex, ensure_key_index, event_key_hash, keys_of
 from streaming.landed import no_kafka_records
@@ -52,18 +46,7 @@ from streaming.transforms import (
 # The append is checked against the ids the table held when it started: a concurrent delete
 # (erasure) or change of the table's schema makes Delta refuse it, and it is then run again
 # (it is idempotent).
-_retry_on_conflict = retry(
-    retry=retry_if_exception_type(
-        (
-            ConcurrentAppendException,
-            ConcurrentDeleteReadException,
-            DeltaConcurrentModificationException,
-        )
-    ),
-    stop=stop_after_attempt(5),
-    wait=wait_exponential(multiplier=0.5, max=8),
-    reraise=True,
-)
+_retry_on_conflict = retry_on_conflict(5)
 
 
 # The columns whose min, max and null count each file's entry in the log keeps, for readers
