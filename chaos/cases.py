@@ -195,19 +195,24 @@ def erasure_while_landing(case: Case) -> None:
         report = case.forget(player)
         erased_at = datetime.fromisoformat(report["erased_at"]).timestamp()
         case.note(f"erased {player} at {report['erased_at']}; removed {report['rows_removed']}")
-        batches = case.landing_batches()
-        case.wait_for(lambda: case.landing_batches() > batches, "a batch after the erasure", 300)
+        # The rest of the load stops so that the service catches up with the player's events
+        # that waited in Kafka at the erasure; the player goes on sending.
+        case.load.stop()
+
+        def service_dropped() -> int:
+            """What the service itself dropped as erased: the events in flight at the erasure."""
+            return sum(batch.erased for batch in case.service_batches()[logged:])
+
+        case.wait_for(lambda: service_dropped() > 0, "the service dropping events in flight", 900)
         case.recovery_s = time.monotonic() - fault_at
         time.sleep(case.pace.after_s)
         sender.stop()
-        case.load.stop()
     finally:
         sender.stop()
         case.stop_landing_service()
     erased, after, either = sender.split(erased_at)
     case.erased_ids, case.either_ids = erased, either
-    # What the service itself dropped as erased: the events in flight at the erasure.
-    dropped = sum(batch.erased for batch in case.service_batches()[logged:])
+    dropped = service_dropped()
     case.note(
         f"{player}: {len(erased)} events acknowledged before the erasure, {dropped} of them "
         f"dropped by the landing service (in flight at it); {len(after)} sent after it, "

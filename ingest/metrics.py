@@ -1,10 +1,11 @@
 """Prometheus metrics of the ingest service (multiprocess-safe under gunicorn).
 
-A request thread does not update a metric itself: it queues the update, and one thread per
-worker process applies the queue. prometheus_client's multiprocess values share one lock per
-process, and a worker's 16 request threads queued behind it cost the seed route about a fifth
-of its rate (docs/benchmarks.md, "Where the time goes"). A scrape applies what is queued
-before it reads (`applied`).
+A request thread does not update a metric itself: it queues the update, and the queue is
+applied in batches, every `APPLY_EVERY_S` by a thread of the worker process and by a scrape
+before it reads (`applied`). prometheus_client's multiprocess values share one lock per
+process: a worker's 16 request threads queued behind it cost the seed route about a fifth of
+its rate. A thread woken by every update cost about as much again, in switches of the GIL
+(docs/benchmarks.md, "Where the time goes").
 """
 
 from __future__ import annotations
@@ -12,30 +13,44 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
+APPLY_EVERY_S = 0.25
+
 _updates: queue.SimpleQueue = queue.SimpleQueue()
+_apply_lock = threading.Lock()
+_children: dict = {}
 _applier_lock = threading.Lock()
 _applier_pid: int | None = None
 
 
-def _apply_updates() -> None:
-    """Apply queued updates forever; an Event in the queue is set once all before it are."""
-    children = {}
+def _apply(metric, label_values: tuple[str, ...], method: str, value: float) -> None:
+    target = metric
+    if label_values:
+        key = (id(metric), label_values)
+        target = _children.get(key)
+        if target is None:
+            target = _children[key] = metric.labels(*label_values)
+    getattr(target, method)(value)
+
+
+def applied() -> None:
+    """Apply every update queued so far in this process."""
+    with _apply_lock:
+        while True:
+            try:
+                update = _updates.get_nowait()
+            except queue.Empty:
+                return
+            _apply(*update)
+
+
+def _apply_forever() -> None:
     while True:
-        update = _updates.get()
-        if isinstance(update, threading.Event):
-            update.set()
-            continue
-        metric, label_values, method, value = update
-        target = metric
-        if label_values:
-            key = (id(metric), label_values)
-            target = children.get(key)
-            if target is None:
-                target = children[key] = metric.labels(*label_values)
-        getattr(target, method)(value)
+        time.sleep(APPLY_EVERY_S)
+        applied()
 
 
 def _queue(update) -> None:
@@ -44,16 +59,9 @@ def _queue(update) -> None:
     if _applier_pid != os.getpid():
         with _applier_lock:
             if _applier_pid != os.getpid():
-                threading.Thread(target=_apply_updates, name="metrics", daemon=True).start()
+                threading.Thread(target=_apply_forever, name="metrics", daemon=True).start()
                 _applier_pid = os.getpid()
     _updates.put(update)
-
-
-def applied(timeout_s: float = 5.0) -> bool:
-    """Wait until every update queued so far in this process is applied."""
-    done = threading.Event()
-    _queue(done)
-    return done.wait(timeout_s)
 
 
 class _Labelled:

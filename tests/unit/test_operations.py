@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 
 from prometheus_client import Counter
 
@@ -66,8 +67,17 @@ def test_updates_queued_by_many_threads_are_all_applied_before_a_read():
         thread.start()
     for thread in threads:
         thread.join()
-    assert metrics.applied()
+    metrics.applied()
     assert [counter.labels(f"t{i}")._value.get() for i in range(8)] == [500] * 8
+
+
+def test_queued_updates_are_applied_with_no_read():
+    counter = Counter("questlog_test_unread_total", "updates", registry=None)
+    metrics.Deferred(counter).inc(3)
+    deadline = time.monotonic() + 20 * metrics.APPLY_EVERY_S
+    while counter._value.get() != 3 and time.monotonic() < deadline:
+        time.sleep(metrics.APPLY_EVERY_S / 5)
+    assert counter._value.get() == 3
 
 
 def test_every_response_carries_a_request_id(client):
