@@ -180,33 +180,42 @@ def retention(case: Case) -> None:
 def erasure_while_landing(case: Case) -> None:
     """Erase a player while the landing service runs and the player's events are in flight;
     then land the rest and replay the whole topic: nothing received before the erasure lands,
-    everything after it does."""
+    everything after it does.
+
+    The service's driver is paused (SIGSTOP) across the erasure, so that the player's events
+    received before it are still in Kafka, or in a batch under way, when the erasure commits;
+    the service must drop them itself once it goes on (SIGCONT)."""
     start_load(case)
     player = f"erased-{uuid.uuid4().hex[:8]}"
     sender = PlayerEvents(case.url, player, case.load.record).start()
     # Marts off: the erasure recomputes every mart that exists, which is not this case.
     logged = len(case.service_batches())
     case.start_landing_service(QUESTLOG_MARTS_REFRESH_S="0")
+
+    def service_dropped() -> int:
+        """What the service itself dropped as erased: the events in flight at the erasure."""
+        return sum(batch.erased for batch in case.service_batches()[logged:])
+
     try:
         before = case.landing_batches()
         case.wait_for(lambda: case.landing_batches() > before + 1, "two landed batches", 900)
+        pid = case.landing_pid()
+        if pid is None:
+            raise CaseFailed("the landing service's job is not running")
+        case.signal_group(pid, signal.SIGSTOP, "the landing service's job")
         fault_at = time.monotonic()
-        # The player keeps sending: what it sent since the last batch waits in Kafka.
-        report = case.forget(player)
+        try:
+            report = case.forget(player)
+        finally:
+            case.signal_group(pid, signal.SIGCONT, "the landing service's job")
         erased_at = datetime.fromisoformat(report["erased_at"]).timestamp()
         case.note(f"erased {player} at {report['erased_at']}; removed {report['rows_removed']}")
-        # The rest of the load stops so that the service catches up with the player's events
-        # that waited in Kafka at the erasure; the player goes on sending.
-        case.load.stop()
-
-        def service_dropped() -> int:
-            """What the service itself dropped as erased: the events in flight at the erasure."""
-            return sum(batch.erased for batch in case.service_batches()[logged:])
-
-        case.wait_for(lambda: service_dropped() > 0, "the service dropping events in flight", 900)
+        case.wait_for(lambda: service_dropped() > 0, "the service dropping events in flight", 600)
         case.recovery_s = time.monotonic() - fault_at
-        time.sleep(case.pace.after_s)
+        batches = case.landing_batches()
+        case.wait_for(lambda: case.landing_batches() > batches, "a batch after that", 300)
         sender.stop()
+        case.load.stop()
     finally:
         sender.stop()
         case.stop_landing_service()

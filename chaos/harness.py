@@ -254,10 +254,14 @@ class Case:
         os.kill(pid, signum)
         self.note(f"{signal.Signals(signum).name} {what} (pid {pid})")
 
+    def signal_group(self, pid: int, signum: signal.Signals, what: str) -> None:
+        """Send `signum` to a whole process group (spark-submit and what it started)."""
+        os.killpg(os.getpgid(pid), signum)
+        self.note(f"{signum.name} {what}, process group {pid}")
+
     def kill_group(self, pid: int, what: str) -> None:
         """SIGKILL a whole process group (spark-submit and the JVMs and Pythons it started)."""
-        os.killpg(os.getpgid(pid), signal.SIGKILL)
-        self.note(f"SIGKILL {what}, process group {pid}")
+        self.signal_group(pid, signal.SIGKILL, what)
 
     def gunicorn_workers(self) -> list[int]:
         """Pids of the workers of the gunicorn master this process started."""
