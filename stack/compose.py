@@ -96,7 +96,8 @@ def engine_cli() -> str:
 
 
 def install_engine() -> None:
-    """Debian's podman, docker-compose and debootstrap, when missing."""
+    """Debian's podman (with runc: crun cannot run on every host's cgroups), docker-compose
+    and debootstrap, when missing."""
     missing = [
         tool for tool in ("podman", "docker-compose", "debootstrap") if not shutil.which(tool)
     ]
@@ -107,31 +108,34 @@ def install_engine() -> None:
             f"{', '.join(missing)} missing and this is not Debian: install a container engine "
             "(Docker, or podman with its Docker API socket) and docker-compose, then run again"
         )
-    packages = {
-        "podman": "podman",
-        "docker-compose": "docker-compose",
-        "debootstrap": "debootstrap",
-    }
-    print(f"engine: installing {' '.join(packages[t] for t in missing)} with apt-get ...")
+    packages = [*missing, "runc"] if "podman" in missing else missing
+    print(f"engine: installing {' '.join(packages)} with apt-get ...")
     run(["apt-get", "update", "-qq"])
     environ = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "install", "-y", "-qq", *(packages[t] for t in missing)], env=environ)
+    run(["apt-get", "install", "-y", "-qq", *packages], env=environ)
 
 
 def configure_podman() -> None:
     """containers.conf: the ulimits every container gets; runc where crun cannot run here."""
-    if CONTAINERS_CONF.is_file() and "default_ulimits" in CONTAINERS_CONF.read_text():
+    text = CONTAINERS_CONF.read_text() if CONTAINERS_CONF.is_file() else ""
+    added = "" if "default_ulimits" in text else ENGINE_CONF
+    if "runtime =" not in text:
+        probe = run(["podman", "run", "--rm", BASE_IMAGE, "true"], check=False, capture_output=True)
+        if "cgroups in hybrid mode" in probe.stderr:
+            # crun refuses a cgroup v1/v2 hybrid host; runc runs on it.
+            if "[engine]" in text or not shutil.which("runc"):
+                raise StackError(
+                    f"podman's crun cannot run containers on this host's cgroups: install runc "
+                    f'and set runtime = "runc" under [engine] in {CONTAINERS_CONF}'
+                )
+            added += (
+                '\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+                'events_logger = "file"\n'
+            )
+    if not added:
         return
-    text = ENGINE_CONF
-    probe = run(["podman", "run", "--rm", BASE_IMAGE, "true"], check=False, capture_output=True)
-    if "cgroups in hybrid mode" in probe.stderr and shutil.which("runc"):
-        # crun refuses a cgroup v1/v2 hybrid host; runc runs on it.
-        text += (
-            '\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
-        )
     CONTAINERS_CONF.parent.mkdir(parents=True, exist_ok=True)
-    old = CONTAINERS_CONF.read_text() if CONTAINERS_CONF.is_file() else ""
-    CONTAINERS_CONF.write_text(old + ("\n" if old else "") + text)
+    CONTAINERS_CONF.write_text(text + ("\n" if text else "") + added)
     print(f"engine: wrote {CONTAINERS_CONF}")
 
 

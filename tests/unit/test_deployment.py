@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from importlib import metadata
@@ -29,8 +30,10 @@ from packaging.requirements import Requirement
 from ingest.settings import IngestSettings, ServingSettings
 from lake.settings import LakeSettings
 from runtime.settings import variable_names
+from stack import compose
 from stack.compose import TARGETS, image_tag
 from stack.jars import read_versions
+from stack.processes import StackError
 from stack.services import HDFS_CLUSTER_ID
 from stack.settings import StackSettings, env_variable_names
 from stack.spark_conf import COMPOSE_HOME, compose_defaults
@@ -777,3 +780,42 @@ def test_every_package_an_image_installs_is_pinned_by_the_lock(stage):
 
 def test_ingest_image_carries_no_spark():
     assert "pyspark" not in with_dependencies(image_packages("ingest-deps"))
+
+
+def _engine_host(monkeypatch, tmp_path, probe_stderr: str, runc: bool) -> Path:
+    """stack.compose on a host whose first container run says `probe_stderr`."""
+    conf = tmp_path / "containers.conf"
+    monkeypatch.setattr(compose, "CONTAINERS_CONF", conf)
+    probe = subprocess.CompletedProcess(["podman"], 1, "", probe_stderr)
+    monkeypatch.setattr(compose, "run", lambda *args, **kwargs: probe)
+    tools = {"runc": "/usr/sbin/runc"} if runc else {}
+    monkeypatch.setattr(compose.shutil, "which", tools.get)
+    return conf
+
+
+HYBRID = "crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2"
+
+
+def test_podman_runs_runc_where_crun_cannot_and_keeps_what_was_there(monkeypatch, tmp_path):
+    conf = _engine_host(monkeypatch, tmp_path, HYBRID, runc=True)
+    conf.write_text('[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n')
+    compose.configure_podman()
+    written = tomllib.loads(conf.read_text())
+    assert written["engine"]["runtime"] == "runc"
+    assert written["containers"]["default_ulimits"] == ["nofile=4096:4096", "nproc=4096:4096"]
+    compose.configure_podman()  # configured: nothing added twice
+    assert tomllib.loads(conf.read_text()) == written
+
+
+def test_podman_without_runc_on_such_a_host_says_what_to_install(monkeypatch, tmp_path):
+    _engine_host(monkeypatch, tmp_path, HYBRID, runc=False)
+    with pytest.raises(StackError, match="install runc"):
+        compose.configure_podman()
+
+
+def test_podman_where_crun_runs_gets_only_the_limits(monkeypatch, tmp_path):
+    conf = _engine_host(monkeypatch, tmp_path, "", runc=False)
+    compose.configure_podman()
+    assert tomllib.loads(conf.read_text()) == {
+        "containers": {"default_ulimits": ["nofile=4096:4096", "nproc=4096:4096"]}
+    }
