@@ -115,8 +115,9 @@ def install_engine() -> None:
     run(["apt-get", "install", "-y", "-qq", *packages], env=environ)
 
 
-def configure_podman() -> None:
-    """containers.conf: the ulimits every container gets; runc where crun cannot run here."""
+def configure_podman() -> bool:
+    """containers.conf: the ulimits every container gets; runc where crun cannot run here.
+    Whether it wrote anything."""
     text = CONTAINERS_CONF.read_text() if CONTAINERS_CONF.is_file() else ""
     added = "" if "default_ulimits" in text else ENGINE_CONF
     if "runtime =" not in text:
@@ -133,10 +134,11 @@ def configure_podman() -> None:
                 'events_logger = "file"\n'
             )
     if not added:
-        return
+        return False
     CONTAINERS_CONF.parent.mkdir(parents=True, exist_ok=True)
     CONTAINERS_CONF.write_text(text + ("\n" if text else "") + added)
     print(f"engine: wrote {CONTAINERS_CONF}")
+    return True
 
 
 def base_image(settings: StackSettings) -> None:
@@ -209,7 +211,9 @@ def engine(settings: StackSettings) -> dict[str, str]:
     install_engine()
     if engine_cli() == "podman":
         base_image(settings)
-        configure_podman()
+        if configure_podman():
+            # An API service started before reads the old configuration.
+            stop_api_service(settings)
     else:
         base_image(settings)
     return {**os.environ, "DOCKER_HOST": api_socket(settings)}

@@ -799,11 +799,11 @@ HYBRID = "crun: cgroups in hybrid mode not supported, drop all controllers from 
 def test_podman_runs_runc_where_crun_cannot_and_keeps_what_was_there(monkeypatch, tmp_path):
     conf = _engine_host(monkeypatch, tmp_path, HYBRID, runc=True)
     conf.write_text('[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n')
-    compose.configure_podman()
+    assert compose.configure_podman()
     written = tomllib.loads(conf.read_text())
     assert written["engine"]["runtime"] == "runc"
     assert written["containers"]["default_ulimits"] == ["nofile=4096:4096", "nproc=4096:4096"]
-    compose.configure_podman()  # configured: nothing added twice
+    assert not compose.configure_podman()  # configured: nothing added twice
     assert tomllib.loads(conf.read_text()) == written
 
 
@@ -815,7 +815,7 @@ def test_podman_without_runc_on_such_a_host_says_what_to_install(monkeypatch, tm
 
 def test_podman_where_crun_runs_gets_only_the_limits(monkeypatch, tmp_path):
     conf = _engine_host(monkeypatch, tmp_path, "", runc=False)
-    compose.configure_podman()
+    assert compose.configure_podman()
     assert tomllib.loads(conf.read_text()) == {
         "containers": {"default_ulimits": ["nofile=4096:4096", "nproc=4096:4096"]}
     }
