@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from delta.exceptions import DeltaConcurrentModificationException
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -44,7 +43,7 @@ from pyspark.sql import functions as F
 from jobs import inputs
 from jobs.day_status import arrivals, status_of_days
 from lake.files import events_version_of, table_id, table_version
-from lake.io import read_events, read_table
+from lake.io import read_events, read_table, retry_on_conflict
 from lake.settings import LakeSettings
 
 log = logging.getLogger("questlog.state")
@@ -248,16 +247,11 @@ def refresh_states(
     version = table_version(events_path)
     events_id = table_id(events_path)
 
+    # Another refresh committing beside this one (the landing service's and run_marts') fails
+    # it; it reads again what the table reflects then, and goes on from there.
+    @retry_on_conflict(4)
     def refresh(state: State) -> None:
-        # Another refresh committing beside this one (the landing service's and run_marts')
-        # fails it; read again what the table reflects then, and go on from there.
-        for attempt in range(1, 4):
-            try:
-                return refresh_once(state)
-            except DeltaConcurrentModificationException as error:
-                if attempt == 3:
-                    raise
-                log.warning("state %s refreshed beside another refresh: %s", state.name, error)
+        refresh_once(state)
 
     def refresh_once(state: State) -> None:
         app_id = refresh_app_id(state, events_id)

@@ -9,17 +9,29 @@ until VACUUM removes their files.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteReadException,
-    DeltaConcurrentModificationException,
-)
+from delta import exceptions as delta_errors
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+log = logging.getLogger("questlog.lake")
+
+# Delta's refusals of a commit for one made beside it. In Python each is a class of its own,
+# none a subclass of DeltaConcurrentModificationException.
+CONFLICTS = (
+    delta_errors.ConcurrentAppendException,
+    delta_errors.ConcurrentDeleteDeleteException,
+    delta_errors.ConcurrentDeleteReadException,
+    delta_errors.ConcurrentTransactionException,
+    delta_errors.ConcurrentWriteException,
+    delta_errors.DeltaConcurrentModificationException,
+    delta_errors.MetadataChangedException,
+    delta_errors.ProtocolChangedException,
+)
 
 # Commits `tagged_commit_rows` looks through: a batch's append and any made since.
 HISTORY_PAGE = 8
@@ -93,15 +105,14 @@ def retry_on_conflict(attempts: int):
     """Run a Delta write again when Delta refused it for a commit made beside it (an append
     beside a delete, two first writes of one table): for writes that are safe to repeat."""
     return retry(
-        retry=retry_if_exception_type(
-            (
-                ConcurrentAppendException,
-                ConcurrentDeleteReadException,
-                DeltaConcurrentModificationException,
-            )
-        ),
+        retry=retry_if_exception_type(CONFLICTS),
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=0.5, max=8),
+        before_sleep=lambda state: log.warning(
+            "%s: a commit beside it, trying again: %s",
+            state.fn.__qualname__,
+            str(state.outcome.exception()).splitlines()[0][:300],
+        ),
         reraise=True,
     )
 
