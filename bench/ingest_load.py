@@ -86,6 +86,12 @@ def gunicorn_master(port: int) -> int:
     return masters[0]
 
 
+def workers_cpu_seconds(port: int) -> float:
+    """User and system CPU time so far of the gunicorn workers serving `port`."""
+    workers = psutil.Process(gunicorn_master(port)).children()
+    return sum(sum(w.cpu_times()[:2]) for w in workers)
+
+
 def py_spy_record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     """Start sampling a gunicorn master and its workers (collapsed stacks, busy threads only)."""
     command = [

@@ -11,7 +11,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench import metrics_cost
-from bench.ingest_load import Scenario, gunicorn_master, py_spy_record, top_frames, wrk_run
+from bench.ingest_load import (
+    Scenario,
+    gunicorn_master,
+    py_spy_record,
+    top_frames,
+    workers_cpu_seconds,
+    wrk_run,
+)
 from bench.payloads import client_events
 from bench.run import NO_RATE_LIMITS, Run, figure
 from bench.workspace import free_port
@@ -135,6 +142,7 @@ def measure(run: Run) -> None:
                 run.step(f"ingest: {name} {number + 1}/{run.mode.repeats}")
                 runs[name].append(wrk_run(urls[name], scenario, CONNECTIONS, run.mode.wrk_seconds))
                 run.done(f"{scenario.name}: {runs[name][-1]}")
+        paired = paired_rounds(run, served, ports, scenarios)
         for name in paced:
             for number in range(run.mode.repeats):
                 run.step(f"ingest: {name} at 80 % of its peak {number + 1}/{run.mode.repeats}")
@@ -146,6 +154,8 @@ def measure(run: Run) -> None:
                 for name in ("single", "batch")
             }
     run.details["ingest"] = {
+        "paired_rounds": paired,
+        "paired_seconds": PAIRED_SECONDS,
         "connections": CONNECTIONS,
         "seconds_per_run": run.mode.wrk_seconds,
         "gunicorn": "2 workers x 16 threads (gthread), ingest/gunicorn.conf.py",
@@ -234,6 +244,7 @@ def measure(run: Run) -> None:
             metrics_us,
         ),
     ]
+    run.figures += paired_figures(paired, seed_name, durable_name, scenarios)
     single_name, token_name = scenarios["single"].name, scenarios["token"].name
     verified = [verification_us(token, token_settings) for _ in range(run.mode.repeats)]
     run.details["ingest"]["token_verification_us"] = verified
@@ -303,3 +314,77 @@ def profile(run: Run, port: int, url: str, scenario: Scenario) -> dict:
     frames = top_frames(output.read_text() if output.exists() else "", count=25)
     run.done(f"py-spy, {scenario.name}: {frames['samples']} samples")
     return {"load_while_sampled": load, **frames}
+
+
+# The seed route against its two baselines in paired rounds: the machine's speed drifts by
+# more than the gap between them, so each round runs the three back to back (in turn forwards
+# and backwards) and the figure is the median of the rounds' ratios.
+PAIRED = ("seed_durable", "seed", "seed_no_metrics")
+PAIRED_SECONDS = 6
+
+
+def paired_rounds(run: Run, served: dict, ports: dict, scenarios: dict) -> list[dict]:
+    """Per round, per server of `PAIRED`: requests/s and the workers' CPU ms per request."""
+    servers = {
+        "seed_durable": "seed_durable",
+        "seed": "ingest",
+        "seed_no_metrics": "seed_no_metrics",
+    }
+    rounds = []
+    for number in range(2 * run.mode.repeats + 2):
+        run.step(f"ingest: paired round {number + 1}")
+        order = PAIRED if number % 2 == 0 else PAIRED[::-1]
+        measured = {}
+        for name in order:
+            port = ports[servers[name]]
+            cpu_before = workers_cpu_seconds(port)
+            result = wrk_run(served[servers[name]], scenarios[name], CONNECTIONS, PAIRED_SECONDS)
+            cpu = workers_cpu_seconds(port) - cpu_before
+            requests = result["requests_per_s"] * PAIRED_SECONDS
+            measured[name] = {
+                "requests_per_s": result["requests_per_s"],
+                "cpu_ms_per_request": 1000 * cpu / requests if requests else None,
+            }
+        rounds.append(measured)
+        run.done(f"paired round {number + 1}: {measured}")
+    return rounds
+
+
+def paired_figures(rounds: list[dict], seed_name: str, durable_name: str, scenarios) -> list:
+    """The seed route's rate against the durable app's and its CPU per request against the
+    durable app's and against no metrics', each round against itself."""
+
+    def each(name: str, key: str) -> list[float]:
+        return [r[name][key] for r in rounds]
+
+    rate_ratios = [
+        r["seed"]["requests_per_s"] / r["seed_durable"]["requests_per_s"] for r in rounds
+    ]
+    no_metrics = scenarios["seed_no_metrics"].name
+    return [
+        figure(
+            "ingest",
+            f"{seed_name} over the durable seed app, requests/s, paired rounds of "
+            f"{PAIRED_SECONDS} s (the rounds' ratios)",
+            "x",
+            rate_ratios,
+        ),
+        figure(
+            "ingest",
+            f"{seed_name}, workers' CPU per request, against the durable seed app",
+            "ms",
+            each("seed", "cpu_ms_per_request"),
+            durable_name,
+            each("seed_durable", "cpu_ms_per_request"),
+            higher_is_better=False,
+        ),
+        figure(
+            "ingest",
+            f"{seed_name}, workers' CPU per request, with its metrics against without",
+            "ms",
+            each("seed", "cpu_ms_per_request"),
+            no_metrics,
+            each("seed_no_metrics", "cpu_ms_per_request"),
+            higher_is_better=False,
+        ),
+    ]

@@ -56,7 +56,11 @@ class RateLimiter:
         """Take `count` tokens; 0 when allowed, else the seconds until they would be there."""
         with self._lock:
             now = self.clock()
-            saved = self._spent.get(name) or self._fresh.get(name) or (float(self.burst), now)
+            # A name is in one map at most: it moves only when its bucket crosses half.
+            saved = self._spent.get(name)
+            was_spent = saved is not None
+            if not was_spent:
+                saved = self._fresh.get(name) or (float(self.burst), now)
             tokens = min(float(self.burst), saved[0] + (now - saved[1]) * self.rate)
             if count > tokens:
                 wait = (count - tokens) / self.rate if count <= self.burst else float("inf")
@@ -64,7 +68,8 @@ class RateLimiter:
                 tokens, wait = tokens - count, 0.0
             spent = tokens < self.burst / 2
             keep, leave = (self._spent, self._fresh) if spent else (self._fresh, self._spent)
-            leave.pop(name, None)
+            if spent != was_spent:
+                leave.pop(name, None)
             keep[name] = (tokens, now)
             return wait
 

@@ -81,14 +81,20 @@ def compute_marts(
     the driver's (planning, the Delta commit), which overlaps another mart's tasks. The SQL
     tables are registered afterwards, one at a time (the catalog is one embedded database).
     """
+    started = time.perf_counter()
     version = refresh_states(spark, settings, events_path, full)
+    if echo:
+        print(f"state: events version {version} ({time.perf_counter() - started:.1f} s)")
     if not names:
         return version
+    started = time.perf_counter()
     inputs = kept(state_inputs(spark, events_path))
     # A row per day, read by every daily mart: computed once, before they are written at once.
     days = day_status(spark, settings, events_path, datetime.now(UTC)).cache()
     if any(MARTS[name].daily for name in names):
         days.count()
+    if echo:
+        print(f"inputs: {time.perf_counter() - started:.1f} s", flush=True)
 
     def compute(name: str) -> str:
         started = time.perf_counter()

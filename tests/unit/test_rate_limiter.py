@@ -72,3 +72,16 @@ def test_names_that_spend_half_a_burst_each_push_out_the_oldest_spent_bucket():
         clock.now += 1e-6
     assert len(limiter) == 2
     assert limiter.take("real-player", 10) == 0  # evicted: a full bucket again
+
+
+def test_a_bucket_that_crosses_half_and_refills_is_kept_once_with_its_tokens():
+    clock = Clock()
+    limiter = RateLimiter(rate=1.0, burst=10, clock=clock)
+    assert limiter.take("p", 3) == 0  # 7 left: fresh
+    assert limiter.take("p", 3) == 0  # 4 left: spent
+    assert len(limiter) == 1
+    clock.now = 4.0
+    assert limiter.take("p", 1) == 0  # 7 left: fresh again
+    assert len(limiter) == 1
+    assert limiter.take("p", 7) == 0
+    assert limiter.take("p", 1) == 1.0
