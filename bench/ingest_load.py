@@ -80,10 +80,20 @@ def gunicorn_master(port: int) -> int:
         for c in psutil.net_connections(kind="tcp")
         if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid
     }
-    masters = [pid for pid in listeners if psutil.Process(pid).ppid() not in listeners]
+    # The socket is shared: psutil names one of its holders, the master or any worker.
+    masters = set()
+    for pid in listeners:
+        process = psutil.Process(pid)
+        while (parent := process.parent()) is not None and _is_gunicorn(parent):
+            process = parent
+        masters.add(process.pid)
     if len(masters) != 1:
         raise RuntimeError(f"no single gunicorn master on port {port}: {sorted(listeners)}")
-    return masters[0]
+    return masters.pop()
+
+
+def _is_gunicorn(process: psutil.Process) -> bool:
+    return any(Path(word).name == "gunicorn" for word in process.cmdline()[:2])
 
 
 def workers_cpu_seconds(port: int) -> float:
