@@ -96,10 +96,10 @@ def _is_gunicorn(process: psutil.Process) -> bool:
     return any(Path(word).name == "gunicorn" for word in process.cmdline()[:2])
 
 
-def workers_cpu_seconds(port: int) -> float:
+def workers_cpu_seconds(port: int) -> tuple[float, float]:
     """User and system CPU time so far of the gunicorn workers serving `port`."""
-    workers = psutil.Process(gunicorn_master(port)).children()
-    return sum(sum(w.cpu_times()[:2]) for w in workers)
+    times = [w.cpu_times() for w in psutil.Process(gunicorn_master(port)).children()]
+    return sum(t.user for t in times), sum(t.system for t in times)
 
 
 def py_spy_record(pid: int, seconds: float, output: Path) -> subprocess.Popen:

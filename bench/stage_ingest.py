@@ -324,7 +324,8 @@ PAIRED_SECONDS = 6
 
 
 def paired_rounds(run: Run, served: dict, ports: dict, scenarios: dict) -> list[dict]:
-    """Per round, per server of `PAIRED`: requests/s and the workers' CPU ms per request."""
+    """Per round, per server of `PAIRED`: requests/s, and the workers' CPU (user and system)
+    and system CPU in ms per request."""
     servers = {
         "seed_durable": "seed_durable",
         "seed": "ingest",
@@ -337,13 +338,15 @@ def paired_rounds(run: Run, served: dict, ports: dict, scenarios: dict) -> list[
         measured = {}
         for name in order:
             port = ports[servers[name]]
-            cpu_before = workers_cpu_seconds(port)
+            user_before, system_before = workers_cpu_seconds(port)
             result = wrk_run(served[servers[name]], scenarios[name], CONNECTIONS, PAIRED_SECONDS)
-            cpu = workers_cpu_seconds(port) - cpu_before
+            user, system = workers_cpu_seconds(port)
+            user, system = user - user_before, system - system_before
             requests = result["requests_per_s"] * PAIRED_SECONDS
             measured[name] = {
                 "requests_per_s": result["requests_per_s"],
-                "cpu_ms_per_request": 1000 * cpu / requests if requests else None,
+                "cpu_ms_per_request": 1000 * (user + system) / requests if requests else None,
+                "system_ms_per_request": 1000 * system / requests if requests else None,
             }
         rounds.append(measured)
         run.done(f"paired round {number + 1}: {measured}")
@@ -376,6 +379,15 @@ def paired_figures(rounds: list[dict], seed_name: str, durable_name: str, scenar
             each("seed", "cpu_ms_per_request"),
             durable_name,
             each("seed_durable", "cpu_ms_per_request"),
+            higher_is_better=False,
+        ),
+        figure(
+            "ingest",
+            f"{seed_name}, workers' system CPU per request, against the durable seed app",
+            "ms",
+            each("seed", "system_ms_per_request"),
+            durable_name,
+            each("seed_durable", "system_ms_per_request"),
             higher_is_better=False,
         ),
         figure(
