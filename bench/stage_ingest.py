@@ -239,7 +239,7 @@ def measure(run: Run) -> None:
         ),
         figure(
             "ingest",
-            "metrics of one seed request (multiprocess mode), in process",
+            "metrics of one seed request (multiprocess mode), queued and applied, in process",
             "µs",
             metrics_us,
         ),
