@@ -54,7 +54,7 @@ RUN apt-get update \
 # checks these lists against the imports and the lock. pip takes every version, of these and
 # of what they pull in, from requirements.lock, and every file from the wheelhouse.
 FROM python AS ingest-deps
-ARG INGEST_PACKAGES="flask gunicorn kafka-python crc32c jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson cachetools prometheus-client python-json-logger deltalake pandas pyarrow pyjwt cryptography tenacity"
+ARG INGEST_PACKAGES="flask gunicorn kafka-python crc32c jsonschema jsonschema-rs rfc3339-validator uuid-utils orjson prometheus-client python-json-logger deltalake pandas pyarrow pyjwt cryptography tenacity"
 COPY requirements.lock /build/
 # hadolint ignore=SC2086
 RUN --mount=type=bind,source=.stack/wheels,target=/wheels \

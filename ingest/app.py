@@ -102,37 +102,44 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
 
+    # The hooks run for every request: they read the request and `g` through one lookup of
+    # Flask's context-local proxies each, not one per attribute.
     @app.before_request
     def _start_request():
+        req, ctx = request._get_current_object(), g._get_current_object()
         # Unique, not secret: Python's generator, reseeded in each forked worker, costs a
         # seventh of os.urandom's system call.
-        given = request.headers.get("X-Request-Id")
-        g.request_id = given[:128] if given else f"{random.getrandbits(128):032x}"
-        g.started = time.perf_counter()
-        keep_ops_apart()
+        given = req.headers.get("X-Request-Id")
+        ctx.request_id = given[:128] if given else f"{random.getrandbits(128):032x}"
+        ctx.started = time.perf_counter()
+        rule = req.url_rule
+        if rule is None:
+            return
+        keep_ops_apart(settings.ops_port, req)
         # Flask adds HEAD and OPTIONS to every GET route; only what the OpenAPI document
         # promises may run (a HEAD /purchase_a_sword must not log a purchase).
-        if request.url_rule is not None:
-            allowed = documented_methods(request.url_rule.rule)
-            if allowed and request.method not in allowed:
-                abort(405, valid_methods=sorted(allowed))
+        allowed = documented_methods(rule.rule)
+        if allowed and req.method not in allowed:
+            abort(405, valid_methods=sorted(allowed))
 
     @app.after_request
     def _finish_request(response):
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        route = request.url_rule.rule if request.url_rule else "(unmatched)"
-        metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        seconds = time.perf_counter() - g.get("started", 0)
+        req, ctx = request._get_current_object(), g._get_current_object()
+        response.headers["X-Request-Id"] = ctx.get("request_id", "")
+        route = req.url_rule.rule if req.url_rule else "(unmatched)"
+        status = response.status_code
+        metrics.REQUESTS.labels(route, req.method, str(status)).inc()
+        seconds = time.perf_counter() - ctx.get("started", 0)
         # Accepted requests are counted in /metrics; a log line each cost a tenth of the
         # service's time in a lock (py-spy, docs/benchmarks.md). Refusals and slow ones are
         # logged.
-        if response.status_code >= 400 or seconds > SLOW_REQUEST_S:
+        if status >= 400 or seconds > SLOW_REQUEST_S:
             app.logger.info(
                 "request",
                 extra={
-                    "method": request.method,
+                    "method": req.method,
                     "route": route,
-                    "status": response.status_code,
+                    "status": status,
                     "duration_ms": round(seconds * 1000, 2),
                 },
             )

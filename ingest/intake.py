@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from flask import current_app, request
+from flask import Request, current_app, request
 
 from events.envelope import EncodeError, enrich, utc_now_iso
 from ingest import metrics
@@ -13,12 +13,12 @@ from ingest.guard import Sender, limit
 from ingest.publisher import Delivery, PublishError
 
 
-def request_context(api_version: str) -> dict:
+def request_context(req: Request, api_version: str) -> dict:
     """Server-side facts about the request, stored apart from the event's properties."""
     return {
-        "host": request.host[:256],
-        "user_agent": request.headers.get("User-Agent", "")[:256],
-        "remote_addr": (request.remote_addr or "")[:256],
+        "host": req.host[:256],
+        "user_agent": req.headers.get("User-Agent", "")[:256],
+        "remote_addr": (req.remote_addr or "")[:256],
         "api_version": api_version,
     }
 
@@ -30,23 +30,25 @@ def _reject(events: list[dict], reason: str) -> None:
 
 def publish(client_events: list[dict], *, api_version: str, sent_by: Sender) -> list[Delivery]:
     """Enrich valid client events and log them to Kafka; aborts 429 or 503 otherwise."""
+    # One lookup of each of Flask's context-local proxies, not one per attribute.
+    app, req = current_app._get_current_object(), request._get_current_object()
     received_at = utc_now_iso()
-    context = request_context(api_version)
+    context = request_context(req, api_version)
     events = [enrich(event, context, received_at) for event in client_events]
     try:
-        limit(sent_by, Counter(e["player_id"] for e in events))
+        limit(app, req, sent_by, Counter(e["player_id"] for e in events))
     except Exception:
         _reject(events, "rate_limited")
         raise
-    settings = current_app.config["SETTINGS"]
+    settings = app.config["SETTINGS"]
     try:
-        deliveries = current_app.extensions["questlog.publisher"].publish(events)
+        deliveries = app.extensions["questlog.publisher"].publish(events)
     except EncodeError as error:
         _reject(events, "invalid")
         raise ApiError(400, str(error)) from error
     except PublishError as error:
         _reject(events, "unavailable")
-        current_app.logger.warning("events not accepted", extra={"reason": str(error)})
+        app.logger.warning("events not accepted", extra={"reason": str(error)})
         # The ids let a client that sent none retry without the events counting twice.
         raise ApiError(
             503,

@@ -23,7 +23,7 @@ _updates: queue.SimpleQueue = queue.SimpleQueue()
 _apply_lock = threading.Lock()
 _children: dict = {}
 _applier_lock = threading.Lock()
-_applier_pid: int | None = None
+_applier_started = False
 
 
 def _apply(metric, label_values: tuple[str, ...], method: str, value: float) -> None:
@@ -37,13 +37,29 @@ def _apply(metric, label_values: tuple[str, ...], method: str, value: float) -> 
 
 
 def applied() -> None:
-    """Apply every update queued so far in this process."""
+    """Apply every update queued so far in this process.
+
+    Counts of one metric and labels are added up first and applied once, and only a gauge's
+    last value is set: each application takes the multiprocess lock and writes its file.
+    """
     with _apply_lock:
+        sums: dict[tuple, float] = {}
+        observed = []
         while True:
             try:
-                update = _updates.get_nowait()
+                metric, label_values, method, value = _updates.get_nowait()
             except queue.Empty:
-                return
+                break
+            if method == "inc":
+                key = (metric, label_values, method)
+                sums[key] = sums.get(key, 0) + value
+            elif method == "set":
+                sums[(metric, label_values, method)] = value
+            else:
+                observed.append((metric, label_values, method, value))
+        for (metric, label_values, method), value in sums.items():
+            _apply(metric, label_values, method, value)
+        for update in observed:
             _apply(*update)
 
 
@@ -53,15 +69,28 @@ def _apply_forever() -> None:
         applied()
 
 
+def _start_applier() -> None:
+    threading.Thread(target=_apply_forever, name="metrics", daemon=True).start()
+
+
 def _queue(update) -> None:
-    global _applier_pid
-    # The applier is started in the process that records (a gunicorn worker, after the fork).
-    if _applier_pid != os.getpid():
+    global _applier_started
+    # The applier is started in the process that records (a gunicorn worker, after the fork;
+    # a fork forgets it, `_forget_applier`).
+    if not _applier_started:
         with _applier_lock:
-            if _applier_pid != os.getpid():
-                threading.Thread(target=_apply_forever, name="metrics", daemon=True).start()
-                _applier_pid = os.getpid()
+            if not _applier_started:
+                _start_applier()
+                _applier_started = True
     _updates.put(update)
+
+
+def _forget_applier() -> None:
+    global _applier_started
+    _applier_started = False
+
+
+os.register_at_fork(after_in_child=_forget_applier)
 
 
 class _Labelled:

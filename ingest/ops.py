@@ -10,7 +10,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Request, Response, abort, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -39,14 +39,12 @@ def on_ops_port() -> bool:
     return port is None or request.environ.get("SERVER_PORT") == str(port)
 
 
-def keep_ops_apart() -> None:
+def keep_ops_apart(ops_port: int | None, req: Request) -> None:
     """With an ops port, the ops-only routes answer only there and the API only on the public
-    port (404 elsewhere); liveness and readiness answer on both."""
-    if current_app.config["SETTINGS"].ops_port is None or request.url_rule is None:
+    port (404 elsewhere); liveness and readiness answer on both. `req` has matched a route."""
+    if ops_port is None or req.endpoint in {"ops.healthz", "ops.readyz"}:
         return
-    if request.endpoint in {"ops.healthz", "ops.readyz"}:
-        return
-    if on_ops_port() != (request.endpoint in OPS_ONLY):
+    if (req.environ.get("SERVER_PORT") == str(ops_port)) != (req.endpoint in OPS_ONLY):
         abort(404)
 
 
