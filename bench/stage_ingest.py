@@ -10,7 +10,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bench import metrics_cost
+from bench import metrics_cost, route_cost
 from bench.ingest_load import (
     Scenario,
     gunicorn_master,
@@ -218,6 +218,8 @@ def measure(run: Run) -> None:
     seed_name, durable_name = scenarios["seed"].name, scenarios["seed_durable"].name
     metrics_us = [metrics_cost.measure() for _ in range(run.mode.repeats)]
     run.details["ingest"]["metrics_us_per_request"] = metrics_us
+    routes_us = [route_cost.measure() for _ in range(run.mode.repeats)]
+    run.details["ingest"]["route_us_per_request"] = routes_us
     run.figures += [
         figure("ingest", durable_name, "requests/s", metric("seed_durable", "requests_per_s")),
         figure("ingest", durable_name, "p50 ms", metric("seed_durable", "p50_ms")),
@@ -242,6 +244,15 @@ def measure(run: Run) -> None:
             "metrics of one seed request (multiprocess mode), queued and applied, in process",
             "µs",
             metrics_us,
+        ),
+        figure(
+            "ingest",
+            f"{seed_name}, its Python in process (WSGI calls, Kafka stood in for)",
+            "µs",
+            [r["seed"] for r in routes_us],
+            f"{durable_name}, the same",
+            [r["durable"] for r in routes_us],
+            higher_is_better=False,
         ),
     ]
     run.figures += paired_figures(paired, seed_name, durable_name, scenarios)

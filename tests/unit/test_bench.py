@@ -160,3 +160,18 @@ def test_doc_keeps_its_text_and_each_stage_from_its_newest_run(tmp_path):
     assert "ingest: 2026-11-28 run `run-2`, 2026-11-28 run `run-3`" in text
     assert "| ingest | ingest rate, 1M | events/s | 300 |" in text
     assert "| ingest | ingest rate, 10M | events/s | 50 |" in text
+
+
+def test_route_cost_times_each_app_and_refuses_a_round_with_a_refused_request():
+    from flask import Flask, abort
+
+    from bench.route_cost import fastest_us
+
+    answering, refusing = Flask("answering"), Flask("refusing")
+    answering.add_url_rule("/purchase_a_sword", "sword", lambda: "\nSword Purchased!\n")
+    refusing.add_url_rule("/purchase_a_sword", "sword", lambda: abort(429))
+
+    found = fastest_us({"answering": lambda: answering}, rounds=2)
+    assert set(found) == {"answering"} and found["answering"] > 0
+    with pytest.raises(RuntimeError, match="requests refused: 429"):
+        fastest_us({"refusing": lambda: refusing}, rounds=1)

@@ -2,7 +2,7 @@ import json
 import threading
 import time
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 from ingest import create_app, metrics
 from ingest.openapi import render
@@ -69,6 +69,25 @@ def test_updates_queued_by_many_threads_are_all_applied_before_a_read():
         thread.join()
     metrics.applied()
     assert [counter.labels(f"t{i}")._value.get() for i in range(8)] == [500] * 8
+
+
+def test_queued_counts_are_summed_a_gauge_keeps_its_last_value_and_each_observation_counts():
+    counter = Counter("questlog_test_summed_total", "updates", ["kind"], registry=None)
+    gauge = Gauge("questlog_test_last", "last value", registry=None)
+    histogram = Histogram("questlog_test_seconds", "observed", buckets=(1, 10), registry=None)
+    for amount in (1, 2, 4):
+        metrics.Deferred(counter).labels("a").inc(amount)
+    metrics.Deferred(counter).labels("b").inc()
+    for value in (5, 7, 3):
+        metrics.Deferred(gauge).set(value)
+    for value in (0.5, 0.5, 20):
+        metrics.Deferred(histogram).observe(value)
+    metrics.applied()
+    assert counter.labels("a")._value.get() == 7
+    assert counter.labels("b")._value.get() == 1
+    assert gauge._value.get() == 3
+    buckets = {s.labels["le"]: s.value for s in histogram.collect()[0].samples if "le" in s.labels}
+    assert buckets == {"1.0": 2, "10.0": 2, "+Inf": 3}
 
 
 def test_queued_updates_are_applied_with_no_read():
