@@ -126,3 +126,20 @@ def test_a_wrong_method_gets_405_with_allow(client):
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"]
     assert response.json["error"] == "Method Not Allowed"
+
+
+def test_a_gunicorn_worker_freezes_what_it_loaded_so_collections_skip_it(monkeypatch, tmp_path):
+    import gc
+    import runpy
+
+    from lake.settings import REPO_ROOT
+
+    # The config makes a metrics folder unless one is set; this test's own.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    config = runpy.run_path(str(REPO_ROOT / "ingest" / "gunicorn.conf.py"))
+    assert config["worker_class"] == "gthread"
+    try:
+        config["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
