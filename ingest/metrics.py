@@ -69,10 +69,6 @@ def _apply_forever() -> None:
         applied()
 
 
-def _start_applier() -> None:
-    threading.Thread(target=_apply_forever, name="metrics", daemon=True).start()
-
-
 def _queue(update) -> None:
     global _applier_started
     # The applier is started in the process that records (a gunicorn worker, after the fork;
@@ -80,7 +76,7 @@ def _queue(update) -> None:
     if not _applier_started:
         with _applier_lock:
             if not _applier_started:
-                _start_applier()
+                threading.Thread(target=_apply_forever, name="metrics", daemon=True).start()
                 _applier_started = True
     _updates.put(update)
 
