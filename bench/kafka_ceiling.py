@@ -8,9 +8,12 @@ import time
 from kafka import KafkaProducer
 
 from bench.stats import percentile
+from ingest.settings import IngestSettings
 from stack.manager import run_kafka_tool
 
 PERF_TOOL = "org.apache.kafka.tools.ProducerPerformance"
+# Both producers batch as the ingest service's does.
+LINGER_MS = IngestSettings.publish_linger_ms
 # The last line ProducerPerformance prints: the totals of the whole run.
 PERF_SUMMARY = re.compile(
     r"(?P<records>\d+) records sent, (?P<per_s>[\d.]+) records/sec .*?"
@@ -45,7 +48,7 @@ def perf_tool_run(bootstrap: str, topic: str, events: int, record_size: int) -> 
         f"bootstrap.servers={bootstrap}",
         "acks=all",
         "enable.idempotence=true",
-        "linger.ms=2",
+        f"linger.ms={LINGER_MS}",
     )  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"ProducerPerformance failed:\n{result.stderr[-2000:]}")
@@ -58,7 +61,7 @@ def kafka_python_run(bootstrap: str, topic: str, events: int, value: bytes) -> d
         bootstrap_servers=bootstrap,
         acks="all",
         enable_idempotence=True,
-        linger_ms=2,
+        linger_ms=LINGER_MS,
         metrics_enabled=False,
     )
     latencies_ms: list[float] = []

@@ -109,7 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         req, ctx = request._get_current_object(), g._get_current_object()
         # Unique, not secret: Python's generator, reseeded in each forked worker, costs a
         # seventh of os.urandom's system call.
-        given = req.headers.get("X-Request-Id")
+        given = req.environ.get("HTTP_X_REQUEST_ID")
         ctx.request_id = given[:128] if given else f"{random.getrandbits(128):032x}"
         ctx.started = time.perf_counter()
         rule = req.url_rule
@@ -125,7 +125,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.after_request
     def _finish_request(response):
         req, ctx = request._get_current_object(), g._get_current_object()
-        response.headers["X-Request-Id"] = ctx.get("request_id", "")
+        # Added, not set: no response carries one before this hook, and `set` would look.
+        response.headers.add("X-Request-Id", ctx.get("request_id", ""))
         route = req.url_rule.rule if req.url_rule else "(unmatched)"
         status = response.status_code
         metrics.REQUESTS.labels(route, req.method, str(status)).inc()

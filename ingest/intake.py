@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from flask import Request, current_app, request
 
 from events.envelope import EncodeError, enrich, utc_now_iso
@@ -17,14 +15,24 @@ def request_context(req: Request, api_version: str) -> dict:
     """Server-side facts about the request, stored apart from the event's properties."""
     return {
         "host": req.host[:256],
-        "user_agent": req.headers.get("User-Agent", "")[:256],
+        "user_agent": req.environ.get("HTTP_USER_AGENT", "")[:256],
         "remote_addr": (req.remote_addr or "")[:256],
         "api_version": api_version,
     }
 
 
+def _count(events: list[dict], field: str) -> dict[str, int]:
+    """Events by the value of `field`: a dict filled in a loop costs a single event a fifth
+    of a Counter."""
+    counts: dict[str, int] = {}
+    for event in events:
+        value = event[field]
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
 def _reject(events: list[dict], reason: str) -> None:
-    for event_type, count in Counter(e["event_type"] for e in events).items():
+    for event_type, count in _count(events, "event_type").items():
         metrics.EVENTS_REJECTED.labels(event_type, reason).inc(count)
 
 
@@ -36,7 +44,7 @@ def publish(client_events: list[dict], *, api_version: str, sent_by: Sender) -> 
     context = request_context(req, api_version)
     events = [enrich(event, context, received_at) for event in client_events]
     try:
-        limit(app, req, sent_by, Counter(e["player_id"] for e in events))
+        limit(app, req, sent_by, _count(events, "player_id"))
     except Exception:
         _reject(events, "rate_limited")
         raise
@@ -56,6 +64,6 @@ def publish(client_events: list[dict], *, api_version: str, sent_by: Sender) -> 
             headers={"Retry-After": str(settings.retry_after_s)},
             event_ids=[e["event_id"] for e in events],
         ) from error
-    for event_type, count in Counter(e["event_type"] for e in events).items():
+    for event_type, count in _count(events, "event_type").items():
         metrics.EVENTS_ACCEPTED.labels(event_type).inc(count)
     return deliveries

@@ -38,7 +38,7 @@ class KafkaPublisher:
         topic: str,
         timeout_s: float,
         max_in_flight: int,
-        linger_ms: int = 2,
+        linger_ms: int = 5,
         probe_cache_s: float = 1.0,
         clock=time.monotonic,
     ):

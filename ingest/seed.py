@@ -27,7 +27,9 @@ def _sender() -> guard.Sender:
     mode = current_app.config["SETTINGS"].seed_routes
     if mode == "off":
         abort(404, "the seed routes are turned off")
-    if mode == "key" or request.headers.get("Authorization"):
+    # The WSGI environ holds each header as sent; `request.headers` would look it up through
+    # a transformed key and a caught KeyError.
+    if mode == "key" or request.environ.get("HTTP_AUTHORIZATION"):
         return guard.sender()
     return OPEN
 
@@ -38,7 +40,7 @@ def _player_id(sent_by: guard.Sender) -> str:
     req = request._get_current_object()
     given = {
         "player_id": req.args.get("player_id"),
-        "X-Player-Id": req.headers.get("X-Player-Id"),
+        "X-Player-Id": req.environ.get("HTTP_X_PLAYER_ID"),
     }
     for name, value in given.items():
         if value is not None and len(value) > 128:

@@ -24,8 +24,10 @@ class IngestSettings(RuntimeSettings):
     # How long a request may wait for Kafka before it answers 503.
     publish_timeout_s: float = 2.0
     # How long the producer waits to fill a batch: more events per produce request cost the
-    # producer's network thread less each, and add this much to a request's latency.
-    publish_linger_ms: int = 2
+    # producer's network thread less each, and add up to this much to a request's latency.
+    # 5 ms is the Java producer's default since Kafka 4.0 (KIP-1030); measured here against
+    # 2 and 10 in docs/benchmarks.md.
+    publish_linger_ms: int = 5
     # Events sent to Kafka and not yet acknowledged, across all requests of a worker.
     max_in_flight_events: int = 20_000
     max_batch_events: int = 500
