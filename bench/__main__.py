@@ -43,7 +43,10 @@ def steps(mode: Mode, stages: tuple[str, ...]) -> int:
     """How many progress steps the stages of a run of `mode` take."""
     per_stage = {
         "kafka": 2 * mode.repeats,
-        "ingest": 3 + 13 * mode.repeats + (2 if mode.profile_seconds else 0),
+        "ingest": 1
+        + 11 * mode.repeats
+        + stage_ingest.paired_round_count(mode)
+        + (2 if mode.profile_seconds else 0),
         "landing": 1 + 2 * mode.spark_repeats + (3 if mode.landing_large_events else 0),
         "history": 1 + len(mode.history_events),
         "end_to_end": 1,

@@ -102,10 +102,53 @@ def workers_cpu_seconds(port: int) -> tuple[float, float]:
     return sum(t.user for t in times), sum(t.system for t in times)
 
 
+def thread_kind(name: str) -> str:
+    """What runs in a gunicorn worker's thread, by the thread's Python name."""
+    if name == "MainThread":
+        return "gunicorn's loop"
+    if name.startswith("ThreadPoolExecutor-"):  # gthread's pool: requests
+        return "requests"
+    if name.endswith("-network-thread"):  # kafka-python's sender
+        return "Kafka's network thread"
+    return "other"
+
+
+def _py_spy() -> str:
+    return str(Path(sys.executable).with_name("py-spy"))
+
+
+def thread_kinds(port: int) -> dict[int, str]:
+    """The kind of each thread (`thread_kind`) of the gunicorn workers serving `port`, by OS
+    thread id, from the Python names py-spy reads. Threads started later (a producer made
+    again) are not in it."""
+    kinds = {}
+    for worker in psutil.Process(gunicorn_master(port)).children():
+        dump = subprocess.run(
+            [_py_spy(), "dump", "--pid", str(worker.pid), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        for thread in json.loads(dump.stdout):
+            kinds[thread["os_thread_id"]] = thread_kind(thread["thread_name"] or "")
+    return kinds
+
+
+def threads_cpu_seconds(port: int, kinds: dict[int, str]) -> collections.Counter[str]:
+    """CPU time (user and system) so far of the workers' threads, summed by `kinds`; a thread
+    not in `kinds` counts as "other"."""
+    totals: collections.Counter[str] = collections.Counter()
+    for worker in psutil.Process(gunicorn_master(port)).children():
+        for thread in worker.threads():
+            totals[kinds.get(thread.id, "other")] += thread.user_time + thread.system_time
+    return totals
+
+
 def py_spy_record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     """Start sampling a gunicorn master and its workers (collapsed stacks, busy threads only)."""
     command = [
-        str(Path(sys.executable).with_name("py-spy")),
+        _py_spy(),
         "record",
         "--pid", str(pid),
         "--subprocesses",

@@ -15,12 +15,14 @@ from bench.ingest_load import (
     Scenario,
     gunicorn_master,
     py_spy_record,
+    thread_kinds,
+    threads_cpu_seconds,
     top_frames,
     workers_cpu_seconds,
     wrk_run,
 )
 from bench.payloads import client_events
-from bench.run import NO_RATE_LIMITS, Run, figure
+from bench.run import NO_RATE_LIMITS, Mode, Run, figure
 from bench.workspace import free_port
 from ingest.settings import IngestSettings
 from ingest.tokens import PlayerTokens
@@ -328,36 +330,52 @@ def profile(run: Run, port: int, url: str, scenario: Scenario) -> dict:
 
 
 # The seed route against its two baselines in paired rounds: the machine's speed drifts by
-# more than the gap between them, so each round runs the three back to back (in turn forwards
-# and backwards) and the figure is the median of the rounds' ratios.
+# more than the gap between them, so each round runs the three back to back and the figure is
+# the median of the rounds' ratios. The order turns by one each round, so that each server
+# runs first, second and third equally often; many short rounds make a steadier median than
+# a few long ones.
 PAIRED = ("seed_durable", "seed", "seed_no_metrics")
-PAIRED_SECONDS = 6
+PAIRED_SECONDS = 4
+
+
+def paired_round_count(mode: Mode) -> int:
+    """Rounds of a run: a multiple of the servers' count, so the order turns fully."""
+    return len(PAIRED) * 2 * mode.repeats
 
 
 def paired_rounds(run: Run, served: dict, ports: dict, scenarios: dict) -> list[dict]:
-    """Per round, per server of `PAIRED`: requests/s, and the workers' CPU (user and system)
-    and system CPU in ms per request."""
+    """Per round, per server of `PAIRED`: requests/s, and the workers' CPU (user and system),
+    system CPU and CPU of each kind of thread (`thread_kind`) in ms per request."""
     servers = {
         "seed_durable": "seed_durable",
         "seed": "ingest",
         "seed_no_metrics": "seed_no_metrics",
     }
+    # Read once the servers are warm: every request thread and producer is started.
+    kinds = {name: thread_kinds(ports[server]) for name, server in servers.items()}
     rounds = []
-    for number in range(2 * run.mode.repeats + 2):
+    for number in range(paired_round_count(run.mode)):
         run.step(f"ingest: paired round {number + 1}")
-        order = PAIRED if number % 2 == 0 else PAIRED[::-1]
+        turn = number % len(PAIRED)
+        order = PAIRED[turn:] + PAIRED[:turn]
         measured = {}
         for name in order:
             port = ports[servers[name]]
             user_before, system_before = workers_cpu_seconds(port)
+            threads_before = threads_cpu_seconds(port, kinds[name])
             result = wrk_run(served[servers[name]], scenarios[name], CONNECTIONS, PAIRED_SECONDS)
             user, system = workers_cpu_seconds(port)
+            threads = threads_cpu_seconds(port, kinds[name]) - threads_before
             user, system = user - user_before, system - system_before
             requests = result["requests_per_s"] * PAIRED_SECONDS
             measured[name] = {
                 "requests_per_s": result["requests_per_s"],
                 "cpu_ms_per_request": 1000 * (user + system) / requests if requests else None,
                 "system_ms_per_request": 1000 * system / requests if requests else None,
+                "cpu_ms_per_request_by_thread": {
+                    kind: 1000 * seconds / requests if requests else None
+                    for kind, seconds in threads.items()
+                },
             }
         rounds.append(measured)
         run.done(f"paired round {number + 1}: {measured}")
@@ -370,6 +388,9 @@ def paired_figures(rounds: list[dict], seed_name: str, durable_name: str, scenar
 
     def each(name: str, key: str) -> list[float]:
         return [r[name][key] for r in rounds]
+
+    def by_thread(name: str, kind: str) -> list[float]:
+        return [r[name]["cpu_ms_per_request_by_thread"].get(kind, 0.0) for r in rounds]
 
     rate_ratios = [
         r["seed"]["requests_per_s"] / r["seed_durable"]["requests_per_s"] for r in rounds
@@ -400,6 +421,18 @@ def paired_figures(rounds: list[dict], seed_name: str, durable_name: str, scenar
             durable_name,
             each("seed_durable", "system_ms_per_request"),
             higher_is_better=False,
+        ),
+        *(
+            figure(
+                "ingest",
+                f"{seed_name}, workers' CPU per request in {kind}, against the durable seed app",
+                "ms",
+                by_thread("seed", kind),
+                durable_name,
+                by_thread("seed_durable", kind),
+                higher_is_better=False,
+            )
+            for kind in ("requests", "Kafka's network thread", "gunicorn's loop")
         ),
         figure(
             "ingest",

@@ -175,3 +175,57 @@ def test_route_cost_times_each_app_and_refuses_a_round_with_a_refused_request():
     assert set(found) == {"answering"} and found["answering"] > 0
     with pytest.raises(RuntimeError, match="requests refused: 429"):
         fastest_us({"refusing": lambda: refusing}, rounds=1)
+
+
+def test_worker_threads_are_told_apart_by_their_python_names():
+    from bench.ingest_load import thread_kind
+
+    assert thread_kind("MainThread") == "gunicorn's loop"
+    assert thread_kind("ThreadPoolExecutor-0_15") == "requests"
+    assert thread_kind("kafka-python-producer-1-network-thread") == "Kafka's network thread"
+    assert thread_kind("metrics") == "other"
+
+
+def test_paired_rounds_compare_each_kind_of_thread_round_by_round():
+    from bench.ingest_load import Scenario
+    from bench.stage_ingest import paired_figures
+
+    def server(rate, cpu, requests_ms, kafka_ms):
+        threads = {"requests": requests_ms, "Kafka's network thread": kafka_ms}
+        return {
+            "requests_per_s": rate,
+            "cpu_ms_per_request": cpu,
+            "system_ms_per_request": cpu / 4,
+            "cpu_ms_per_request_by_thread": threads,
+        }
+
+    rounds = [
+        {
+            "seed": server(900, 0.5, 0.40, 0.08),
+            "seed_durable": server(1000, 0.45, 0.30, 0.12),
+            "seed_no_metrics": server(950, 0.48, 0.38, 0.08),
+        },
+        {
+            "seed": server(1100, 0.6, 0.50, 0.06),
+            "seed_durable": server(1000, 0.55, 0.34, 0.14),
+            "seed_no_metrics": server(1000, 0.58, 0.47, 0.06),
+        },
+    ]
+    scenarios = {"seed_no_metrics": Scenario("no metrics", "GET", "/", None, 1)}
+    figures = {f["figure"]: f for f in paired_figures(rounds, "seed", "durable", scenarios)}
+
+    assert figures[
+        "seed over the durable seed app, requests/s, paired rounds of 4 s (the rounds' ratios)"
+    ]["summary"]["runs"] == pytest.approx([0.9, 1.1])
+    requests = figures["seed, workers' CPU per request in requests, against the durable seed app"]
+    assert requests["summary"]["runs"] == [0.40, 0.50]
+    assert requests["ceiling"]["summary"]["runs"] == [0.30, 0.34]
+    kafka = figures[
+        "seed, workers' CPU per request in Kafka's network thread, against the durable seed app"
+    ]
+    assert kafka["summary"]["median"] == pytest.approx(0.07)
+    # A kind no thread of a round showed counts as no CPU.
+    loop = figures[
+        "seed, workers' CPU per request in gunicorn's loop, against the durable seed app"
+    ]
+    assert loop["summary"]["runs"] == [0.0, 0.0]
