@@ -22,7 +22,7 @@ def request_context(req: Request, api_version: str) -> dict:
 
 
 def _count(events: list[dict], field: str) -> dict[str, int]:
-    """Events by the value of `field`: a dict filled in a loop costs a single event a fifth
+    """Events by the value of `field`: a dict filled in a loop costs a single event a seventh
     of a Counter."""
     counts: dict[str, int] = {}
     for event in events:
