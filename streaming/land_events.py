@@ -114,6 +114,10 @@ def read_topic(spark: SparkSession, settings: LakeSettings, args) -> DataFrame:
         .option("maxOffsetsPerTrigger", args.max_offsets_per_trigger)
         .option("minPartitions", settings.kafka_min_partitions)
         .option("failOnDataLoss", args.fail_on_data_loss)
+        # A catching-up batch reads a million records: 8 MB a partition per fetch, not the
+        # consumer's 1 MB, and a socket buffer to match, take fewer round trips.
+        .option("kafka.max.partition.fetch.bytes", 8 * 1024 * 1024)
+        .option("kafka.receive.buffer.bytes", 1024 * 1024)
     )
     if args.starting_timestamp is not None:
         reader = reader.option("startingTimestamp", args.starting_timestamp)
@@ -297,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
     spark = spark_session("questlog-land-events", settings, python_tasks=True)
+    # A batch is kept in memory for its writes (streaming.sink) and read back a few times:
+    # compressing it cost more than it saved (docs/benchmarks.md, "Where the time goes").
+    spark.conf.set("spark.sql.inMemoryColumnarStorage.compressed", "false")
     try:
         return land(spark, settings, args)
     except LeaseHeld as refused:
