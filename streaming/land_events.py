@@ -114,8 +114,8 @@ def read_topic(spark: SparkSession, settings: LakeSettings, args) -> DataFrame:
         .option("maxOffsetsPerTrigger", args.max_offsets_per_trigger)
         .option("minPartitions", settings.kafka_min_partitions)
         .option("failOnDataLoss", args.fail_on_data_loss)
-        # A catching-up batch reads a million records: 8 MB a partition per fetch, not the
-        # consumer's 1 MB, and a socket buffer to match, take fewer round trips.
+        # A catching-up batch reads a million records: 8 MB a partition per fetch (the
+        # consumer's default is 1 MB) and a 1 MB socket buffer (64 kB) take fewer round trips.
         .option("kafka.max.partition.fetch.bytes", 8 * 1024 * 1024)
         .option("kafka.receive.buffer.bytes", 1024 * 1024)
     )
