@@ -303,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     spark = spark_session("questlog-land-events", settings, python_tasks=True)
     # A batch is kept in memory for its writes (streaming.sink) and read back a few times:
     # compressing it cost more than it saved (docs/benchmarks.md, "Where the time goes").
+    # The marts' inputs, cached in this session when the marts follow, are kept so too.
     spark.conf.set("spark.sql.inMemoryColumnarStorage.compressed", "false")
     try:
         return land(spark, settings, args)
