@@ -66,11 +66,12 @@ def purchases(events: DataFrame) -> DataFrame:
 
 
 def session_marks(events: DataFrame) -> DataFrame:
-    """Per player and session_id: the first session_start's and the last session_end's time."""
+    """Per player, session_id and UTC day: the day's first session_start's and last
+    session_end's time (a session over midnight has a row for each day)."""
     return (
         events.where(F.col("event_type").isin("session_start", "session_end"))
         .where(F.col("session_id").isNotNull())
-        .groupBy("player_id", "session_id")
+        .groupBy("player_id", "session_id", "event_date")
         .agg(
             F.min(F.when(F.col("event_type") == "session_start", F.col("event_ts"))).alias("start"),
             F.max(F.when(F.col("event_type") == "session_end", F.col("event_ts"))).alias("end"),
@@ -79,8 +80,12 @@ def session_marks(events: DataFrame) -> DataFrame:
 
 
 def session_lengths(marks: DataFrame) -> DataFrame:
-    """Sessions with a start and an end (`session_marks`): start day and seconds."""
-    return marks.where(F.col("start").isNotNull() & (F.col("end") >= F.col("start"))).select(
+    """Sessions with a start and an end (`session_marks`, a session's days combined): start
+    day and seconds."""
+    sessions = marks.groupBy("player_id", "session_id").agg(
+        F.min("start").alias("start"), F.max("end").alias("end")
+    )
+    return sessions.where(F.col("start").isNotNull() & (F.col("end") >= F.col("start"))).select(
         F.to_date("start").alias("event_date"),
         ((F.unix_micros("end") - F.unix_micros("start")) / 1e6).alias("length_s"),
     )

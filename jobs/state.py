@@ -6,12 +6,17 @@ Next to `events` (`<lake>/lake/events_state/<name>`):
 
     player_days            per player and day: sessions started (a row: the player was active)
     purchases              per player, day, item and currency: purchases, units, amount, times
-    session_marks          per player and session: first start, last end
+    session_marks          per player, session and day: the day's first start, last end
     last_guilds            per player: the guild joined last, and when
     day_arrivals           per day: events received after it ended, after its allowance too,
                            and the last receipt
 
 Every mart is computed from these (`jobs.inputs.inputs_from`), never from the events.
+
+The first three are partitioned by `event_date`, the day of the events a row sums up, and a
+refresh's MERGE reads and rewrites only the days that its changes fall in: a day of new events
+and a few days of late ones cost the same whatever the lake's age. A session's marks are
+kept per day for that, and combined when read (`jobs.inputs.session_lengths`).
 
 A refresh reads `events`' change data feed from the version after the one a state table
 reflects. Inserted rows are aggregated and merged into the table (sums add, first and last
@@ -37,12 +42,18 @@ from functools import partial
 
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import inputs
 from jobs.day_status import arrivals, status_of_days
-from lake.files import events_version_of, table_id, table_version
+from lake.files import (
+    column_names,
+    events_version_of,
+    partition_columns,
+    table_id,
+    table_version,
+)
 from lake.io import read_events, read_table, retry_on_conflict
 from lake.settings import LakeSettings
 
@@ -63,6 +74,9 @@ class State:
     combine: dict[str, str]
     # The column whose values a delete makes derive again from the events.
     scope: str = "player_id"
+    # The column the table is partitioned by, one of `keys`: a MERGE reads and rewrites only
+    # the partitions its changes fall in.
+    partition: str | None = None
 
     def condition(self) -> str:
         return " AND ".join(f"t.{key} <=> s.{key}" for key in self.keys)
@@ -75,6 +89,7 @@ def states(settings: LakeSettings) -> list[State]:
             ("player_id", "event_date"),
             inputs.player_days,
             {"session_starts": "t.session_starts + s.session_starts"},
+            partition="event_date",
         ),
         State(
             "purchases",
@@ -87,12 +102,14 @@ def states(settings: LakeSettings) -> list[State]:
                 "first_ts": "least(t.first_ts, s.first_ts)",
                 "last_ts": "greatest(t.last_ts, s.last_ts)",
             },
+            partition="event_date",
         ),
         State(
             "session_marks",
-            ("player_id", "session_id"),
+            ("player_id", "session_id", "event_date"),
             inputs.session_marks,
             {"start": "least(t.start, s.start)", "end": "greatest(t.end, s.end)"},
+            partition="event_date",
         ),
         State(
             "last_guilds",
@@ -158,13 +175,18 @@ def rebuild(
     With `app_id` the commit is that refresh transaction's `version` too, so a MERGE of
     changes up to `version` read before it is skipped. A repair (`--full`) goes without:
     Delta would skip it as done."""
+    rows = state.derive(events)
+    if state.partition:
+        # A file per partition, not one per partition and task.
+        rows = rows.repartition(state.partition)
     writer = (
-        state.derive(events)
-        .write.format("delta")
+        rows.write.format("delta")
         .mode("overwrite")
         .option("overwriteSchema", "true")
         .option("userMetadata", json.dumps({"events_version": version}))
     )
+    if state.partition:
+        writer = writer.partitionBy(state.partition)
     if app_id:
         writer = writer.option("txnAppId", app_id).option("txnVersion", version)
     writer.save(path)
@@ -201,10 +223,13 @@ def merge_changes(
         fresh = state.derive(events.where(scope)).withColumn("_redo", F.lit(True))
         source = source.unionByName(fresh)
     columns = [c for c in source.columns if c != "_redo"]
+    condition = F.expr(state.condition())
+    if state.partition and not redone:
+        condition = condition & _within(f"t.{state.partition}", source, state.partition)
     builder = (
         DeltaTable.forPath(spark, path)
         .alias("t")
-        .merge(source.alias("s"), state.condition())
+        .merge(source.alias("s"), condition)
         .whenMatchedUpdate(condition="s._redo", set={c: f"s.{c}" for c in columns})
         .whenMatchedUpdate(set=state.combine)
         .whenNotMatchedInsert(values={c: f"s.{c}" for c in columns})
@@ -213,6 +238,21 @@ def merge_changes(
         gone = F.col(f"t.{state.scope}").isin(redone)
         builder = builder.whenNotMatchedBySourceDelete(condition=gone)
     _merge_recording(builder, app_id, version, spark)
+
+
+def _within(column: str, source: DataFrame, partition: str) -> Column:
+    """`column` among the values of `partition` in `source`: a condition on the target's
+    partitions alone, which lets Delta read and rewrite only those."""
+    values = [row[0] for row in source.select(partition).distinct().collect()]
+    within = F.col(column).isin([value for value in values if value is not None])
+    return within | F.col(column).isNull() if None in values else within
+
+
+def laid_out(path: str, state: State) -> bool:
+    """Whether the table at `path` has the columns and partitions `state` writes (a table
+    written by an older questlog may not)."""
+    partitions = [state.partition] if state.partition else []
+    return partition_columns(path) == partitions and set(state.keys) <= set(column_names(path))
 
 
 def state_path(events_path: str, name: str) -> str:
@@ -259,6 +299,9 @@ def refresh_states(
         events = read_events(session, events_path, version=version)
         path = state_path(events_path, state.name)
         reflected = None if full else events_version_of(path)
+        if reflected is not None and not laid_out(path, state):
+            log.warning("state %s derived again: written in another layout", state.name)
+            reflected = None
         if reflected == version:
             return
         if reflected is None or reflected > version:

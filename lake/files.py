@@ -52,6 +52,16 @@ def table_id(uri: str) -> str:
     return DeltaTable(uri).metadata().id
 
 
+def partition_columns(uri: str) -> list[str]:
+    """The columns the table is partitioned by, from its log."""
+    return list(DeltaTable(uri).metadata().partition_columns)
+
+
+def column_names(uri: str) -> list[str]:
+    """The table's columns, from its log."""
+    return [field.name for field in DeltaTable(uri).schema().fields]
+
+
 def table_properties(uri: str) -> dict[str, str]:
     """The table's properties (`TBLPROPERTIES`), from its log."""
     return DeltaTable(uri).metadata().configuration

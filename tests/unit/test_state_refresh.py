@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from jobs.state import State, merge_changes, rebuild
+from jobs.state import State, laid_out, merge_changes, rebuild
 
 pytestmark = pytest.mark.tools  # Delta
 
@@ -46,3 +49,55 @@ def test_a_repair_derives_the_table_again_at_a_version_already_recorded(spark, t
     rebuild(spark, state, path, events, 3, None)
 
     assert buys(spark, path) == {"p1": 2}
+
+
+def test_a_merge_reads_and_rewrites_only_the_days_its_changes_fall_in(spark, tmp_path):
+    """A state partitioned by day: new events of one day leave the other days' files as
+    they were, unread (one of them is gone from the disk), and the sums come out as if
+    derived from every event."""
+
+    def derive(events):
+        return events.groupBy("player_id", "event_date").agg(F.count("*").alias("buys"))
+
+    state = State(
+        "buys_per_day",
+        ("player_id", "event_date"),
+        derive,
+        {"buys": "t.buys + s.buys"},
+        partition="event_date",
+    )
+    path = tmp_path / "buys_per_day"
+    schema = "player_id string, event_date date"
+    first = spark.createDataFrame(
+        [("p1", date(2026, 1, 1)), ("p1", date(2026, 1, 2)), ("p2", date(2026, 1, 3))], schema
+    )
+    rebuild(spark, state, str(path), first, 0, "refresh-of-buys-per-day")
+    (unread,) = (path / "event_date=2026-01-03").glob("*.parquet")
+    unread.unlink()
+    changes = spark.createDataFrame(
+        [("p1", date(2026, 1, 2), "insert"), ("p3", date(2026, 1, 2), "insert")],
+        f"{schema}, _change_type string",
+    )
+    events = first.unionByName(changes.drop("_change_type"))
+
+    merge_changes(spark, state, str(path), changes, events, 1, "refresh-of-buys-per-day")
+
+    table = spark.read.format("delta").load(str(path)).where("event_date < '2026-01-03'")
+    rows = {(row.player_id, row.event_date.day): row.buys for row in table.collect()}
+    assert rows == {("p1", 1): 1, ("p1", 2): 2, ("p3", 2): 1}
+    metrics = DeltaTable.forPath(spark, str(path)).history(1).first()["operationMetrics"]
+    assert (metrics["numTargetFilesRemoved"], metrics["numTargetRowsCopied"]) == ("1", "0")
+
+
+def test_a_table_in_another_layout_is_told_apart(spark, tmp_path):
+    """A state table written unpartitioned, or without a key column, by an older questlog is
+    derived again rather than merged into."""
+    state = State("marks", ("player_id", "event_date"), lambda e: e, {}, partition="event_date")
+    rows = spark.createDataFrame([("p1", date(2026, 1, 1))], "player_id string, event_date date")
+    rows.write.format("delta").save(str(tmp_path / "flat"))
+    rows.drop("event_date").write.format("delta").save(str(tmp_path / "keyless"))
+    rebuild(spark, state, str(tmp_path / "laid_out"), rows, 0, None)
+
+    assert laid_out(str(tmp_path / "laid_out"), state)
+    assert not laid_out(str(tmp_path / "flat"), state)
+    assert not laid_out(str(tmp_path / "keyless"), state)
