@@ -299,13 +299,15 @@ def refresh_states(
         events = read_events(session, events_path, version=version)
         path = state_path(events_path, state.name)
         reflected = None if full else events_version_of(path)
+        repair = full
         if reflected is not None and not laid_out(path, state):
+            # Derived again as a repair: its transaction may have recorded `version` already.
             log.warning("state %s derived again: written in another layout", state.name)
-            reflected = None
+            reflected, repair = None, True
         if reflected == version:
             return
         if reflected is None or reflected > version:
-            rebuild(session, state, path, events, version, None if full else app_id)
+            rebuild(session, state, path, events, version, None if repair else app_id)
             return
         try:
             changes = changes_since(session, events_path, reflected, version)

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from jobs.state import State, laid_out, merge_changes, rebuild
+from bench.synthetic_lake import synthetic_events
+from jobs.state import (
+    State,
+    laid_out,
+    merge_changes,
+    rebuild,
+    refresh_app_id,
+    refresh_states,
+    state_path,
+    states,
+)
+from lake.files import table_id
+from lake.settings import LakeSettings
+from streaming.sink import CHANGE_FEED
 
 pytestmark = pytest.mark.tools  # Delta
 
@@ -101,3 +115,47 @@ def test_a_table_in_another_layout_is_told_apart(spark, tmp_path):
     assert laid_out(str(tmp_path / "laid_out"), state)
     assert not laid_out(str(tmp_path / "flat"), state)
     assert not laid_out(str(tmp_path / "keyless"), state)
+
+
+def test_a_state_table_of_an_older_layout_is_derived_again_at_the_version_it_reflects(
+    spark, tmp_path
+):
+    """`session_marks` as it was written before it was kept per day and partitioned, up to
+    date and with its refresh transaction at the newest `events` version: the next refresh
+    derives it again in today's layout (a refresh transaction would be skipped as done)."""
+    settings = LakeSettings.from_env()
+    events_path = str(tmp_path / "events")
+    events = synthetic_events(spark, 500, days=3)
+    events.write.format("delta").option(CHANGE_FEED, "true").save(events_path)
+    version = refresh_states(spark, settings, events_path)
+    (marks,) = [state for state in states(settings) if state.name == "session_marks"]
+    path = state_path(events_path, "session_marks")
+    older = derive_without_days(events)
+    (
+        older.write.format("delta")
+        .mode("overwrite")
+        .option("overwriteSchema", "true")
+        .option("userMetadata", json.dumps({"events_version": version}))
+        .save(path)
+    )
+    assert not laid_out(path, marks)
+    # The first refresh's transaction, still recorded: a write in it at `version` is skipped.
+    older.write.format("delta").mode("append").option(
+        "txnAppId", refresh_app_id(marks, table_id(events_path))
+    ).option("txnVersion", version).save(path)
+    assert spark.read.format("delta").load(path).count() == older.count()
+
+    refresh_states(spark, settings, events_path)
+
+    assert laid_out(path, marks)
+    table = spark.read.format("delta").load(path)
+    assert table.count() == marks.derive(events).count() > 0
+
+
+def derive_without_days(events):
+    """Session marks per player and session, as they were kept before."""
+    return (
+        events.where(F.col("event_type").isin("session_start", "session_end"))
+        .groupBy("player_id", "session_id")
+        .agg(F.min("event_ts").alias("start"), F.max("event_ts").alias("end"))
+    )
