@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from bench.synthetic_lake import synthetic_events
@@ -21,6 +22,13 @@ from streaming.sink import CHANGE_FEED
 def main() -> int:
     events_path, count = sys.argv[1], int(sys.argv[2])
     spark = spark_session("questlog-bench-append-events")
+    append_events(spark, events_path, count)
+    spark.stop()
+    return 0
+
+
+def append_events(spark: SparkSession, events_path: str, count: int) -> None:
+    """Append `count` synthetic events to `events_path`, a tenth of them late."""
     table = DeltaTable.forPath(spark, events_path)
     if table.detail().first()["properties"].get(CHANGE_FEED) != "true":
         spark.sql(f"ALTER TABLE delta.`{events_path}` SET TBLPROPERTIES ({CHANGE_FEED} = true)")
@@ -29,8 +37,6 @@ def main() -> int:
     back = synthetic_events(spark, late, days=3).withColumn("received_at", F.current_timestamp())
     rows = today.unionByName(back).repartition("event_date")
     rows.write.format("delta").mode("append").save(events_path)
-    spark.stop()
-    return 0
 
 
 if __name__ == "__main__":

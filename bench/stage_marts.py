@@ -3,6 +3,7 @@ against DuckDB on the same synthetic Delta table."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -71,6 +72,32 @@ def incremental_vs_full(run: Run, events: int, lake: Path, events_dir: str) -> N
             higher_is_better=False,
         )
     )
+    # The same, in a session already running, as the landing service's marts follow the stream.
+    run.step(f"marts: --full then 1 % more and a refresh in one session, {label(events)}")
+    job = spark_submit(
+        "bench/warm_refresh.py", events_dir, str(events // 100), str(run.mode.spark_repeats),
+        env={"QUESTLOG_LAKE_ROOT": lake.as_uri()}, event_log_dir=spark_events,
+    )  # fmt: skip
+    warm = json.loads(job["stdout"].strip().splitlines()[-1])
+    run.done(f"in a running session: {warm}")
+    run.details["marts"][label(events)] |= {"running_session": warm}
+    refreshed_warm = warm["refreshed_seconds"]
+    for baseline, seconds in (
+        ("run_marts --full, same lake", full),
+        ("every mart from every event in the same running session", warm["full_seconds"]),
+    ):
+        run.figures.append(
+            figure(
+                "marts",
+                f"all {len(MARTS)} marts after appending 1 % (some late) to {label(events)} "
+                "events, refreshed in a running session (bench/warm_refresh.py)",
+                "s",
+                refreshed_warm,
+                baseline,
+                seconds,
+                higher_is_better=False,
+            )
+        )
 
 
 def all_marts_vs_single_runs(run: Run, events: int, lake: Path, events_dir: str) -> None:
