@@ -50,7 +50,7 @@ def steps(mode: Mode, stages: tuple[str, ...]) -> int:
         "landing": 1 + 2 * mode.spark_repeats + (3 if mode.landing_large_events else 0),
         "history": 1 + len(mode.history_events),
         "end_to_end": 1,
-        "marts": len(mode.mart_events) * (1 + mode.spark_repeats * (5 + len(MARTS))),
+        "marts": len(mode.mart_events) * (2 + mode.spark_repeats * (5 + len(MARTS))),
     }
     return sum(per_stage[stage] for stage in stages)
 
