@@ -76,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         timeout_s=settings.publish_timeout_s,
         max_in_flight=settings.max_in_flight_events,
         linger_ms=settings.publish_linger_ms,
+        single_batch_bytes=settings.publish_single_batch_bytes,
         probe_cache_s=settings.probe_cache_s,
     )
     limits = {

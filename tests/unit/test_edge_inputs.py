@@ -35,7 +35,7 @@ def edge():
     publisher = KafkaPublisher(
         bootstrap="unused:9092", topic="events", timeout_s=0.5, max_in_flight=1000
     )
-    publisher._producer = producer
+    publisher._producers = dict.fromkeys(publisher._producers, producer)
     settings_ = IngestSettings(player_rate_per_s=1e9, player_burst=10**9, key_burst=10**9)
     app = create_app({"SETTINGS": settings_, "PUBLISHER": publisher})
     return app.test_client(), publisher, producer
@@ -229,7 +229,7 @@ def test_methods_a_route_does_not_document_are_405_and_log_nothing(edge, route, 
 def test_an_encoding_failure_inside_the_publisher_frees_its_reservation():
     producer = FakeProducer()
     publisher = KafkaPublisher(bootstrap="unused", topic="t", timeout_s=0.5, max_in_flight=10)
-    publisher._producer = producer
+    publisher._producers = dict.fromkeys(publisher._producers, producer)
     from events.envelope import EncodeError
 
     with pytest.raises(EncodeError):

@@ -1,6 +1,6 @@
 import pytest
 
-from ingest.publisher import KafkaPublisher, PublishError
+from ingest.publisher import MANY, ONE, KafkaPublisher, PublishError
 from tests.helpers.fakes import FakeProducer
 
 
@@ -8,7 +8,7 @@ def publisher_with(producer, max_in_flight=10, timeout_s=0.2):
     publisher = KafkaPublisher(
         bootstrap="unused:9092", topic="events", timeout_s=timeout_s, max_in_flight=max_in_flight
     )
-    publisher._producer = producer
+    publisher._producers = {ONE: producer, MANY: producer}
     return publisher
 
 
@@ -37,7 +37,7 @@ def test_a_missed_deadline_drops_the_producer_and_frees_its_events():
         publisher.publish([event(1), event(2), event(3)])
     assert producer.closed
     assert publisher._in_flight == 0
-    assert publisher._producer is None
+    assert publisher._producers[MANY] is None
 
 
 def test_acknowledged_events_free_their_place_in_the_in_flight_bound():
@@ -47,15 +47,43 @@ def test_acknowledged_events_free_their_place_in_the_in_flight_bound():
         assert publisher.in_flight == 0
 
 
-def test_the_producer_batches_for_the_configured_linger_and_keeps_no_sensors(monkeypatch):
+def test_the_producers_batch_for_the_configured_linger_and_keep_no_sensors(monkeypatch):
     made = {}
     monkeypatch.setattr("ingest.publisher.KafkaProducer", lambda **config: made.update(config))
-    KafkaPublisher(
-        bootstrap="b:9092", topic="events", timeout_s=2.0, max_in_flight=10, linger_ms=7
-    )._new_producer()
-    assert made["linger_ms"] == 7
+    publisher = KafkaPublisher(
+        bootstrap="b:9092",
+        topic="events",
+        timeout_s=2.0,
+        max_in_flight=10,
+        linger_ms=7,
+        single_batch_bytes=3000,
+    )
+    publisher._new_producer(ONE)
+    assert made["linger_ms"] == 7 and made["batch_size"] == 3000
     assert made["metrics_enabled"] is False
     assert made["acks"] == "all" and made["enable_idempotence"] is True
+    publisher._new_producer(MANY)
+    assert made["linger_ms"] == 7 and made["batch_size"] == 16384
+
+
+def test_one_event_goes_through_the_small_batches_several_through_kafkas():
+    one, many = FakeProducer(), FakeProducer()
+    publisher = publisher_with(None)
+    publisher._producers = {ONE: one, MANY: many}
+    publisher.publish([event(1)])
+    publisher.publish([event(2), event(3)])
+    assert [key for _, key, _ in one.sent] == [b"p1"]
+    assert [key for _, key, _ in many.sent] == [b"p2", b"p3"]
+
+
+def test_a_missed_deadline_drops_only_the_producer_that_missed_it():
+    one, many = FakeProducer(), FakeProducer(stalled=True)
+    publisher = publisher_with(None)
+    publisher._producers = {ONE: one, MANY: many}
+    with pytest.raises(PublishError):
+        publisher.publish([event(1), event(2)])
+    assert publisher._producers == {ONE: one, MANY: None}
+    assert not one.closed
 
 
 def test_the_producer_finds_a_new_leader_soon_after_a_broker_dies(monkeypatch):
@@ -63,7 +91,7 @@ def test_the_producer_finds_a_new_leader_soon_after_a_broker_dies(monkeypatch):
     monkeypatch.setattr("ingest.publisher.KafkaProducer", lambda **config: made.update(config))
     KafkaPublisher(
         bootstrap="b:9092", topic="events", timeout_s=2.0, max_in_flight=10
-    )._new_producer()
+    )._new_producer(ONE)
     # Metadata is asked for again within a tenth of the request's deadline of a failed send.
     assert made["retry_backoff_ms"] <= 200
     assert made["reconnect_backoff_max_ms"] <= 1000

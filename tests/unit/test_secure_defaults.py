@@ -126,7 +126,7 @@ class CountingPublisher(KafkaPublisher):
         time.sleep(self.probe_s)
         return False, "broker down"
 
-    def _new_producer(self):
+    def _new_producer(self, kind):
         self.connects += 1
         time.sleep(self.connect_s)
         raise OSError("no broker answers")
