@@ -15,7 +15,7 @@ from ingest.errors import ApiError
 from ingest.guard import RateLimiter, parse_api_keys
 from ingest.ops import documented_methods, keep_ops_apart
 from ingest.publisher import KafkaPublisher
-from ingest.settings import IngestSettings
+from ingest.settings import IngestSettings, ServingSettings
 from ingest.tokens import PlayerTokens
 
 # A request slower than this is logged even when it succeeded.
@@ -76,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         timeout_s=settings.publish_timeout_s,
         max_in_flight=settings.max_in_flight_events,
         linger_ms=settings.publish_linger_ms,
+        threads=ServingSettings.from_env().ingest_threads,
         single_batch_bytes=settings.publish_single_batch_bytes,
         probe_cache_s=settings.probe_cache_s,
     )

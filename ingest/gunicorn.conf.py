@@ -4,8 +4,8 @@
 
 
 Workers and threads were chosen by measuring on a 2-core machine (README, "Ingest serving").
-Each worker is a process with its own Kafka producer; threads share it, which is what lets
-one producer batch the acknowledgements of many concurrent requests.
+Each worker is a process with its own Kafka producers; threads share them, which is what lets
+a producer batch the acknowledgements of many concurrent requests (ingest/publisher.py).
 """
 
 import gc

@@ -30,17 +30,23 @@ class Delivery:
 
 # A request of one event goes through the first producer, of several through the second.
 ONE, MANY = "one", "many"
+# Kafka's default batch size, kept for requests of several events.
+MANY_BATCH_BYTES = 16384
+# About what one event takes in a batch: its JSON (350-400 bytes), key and record header.
+EVENT_BYTES = 400
 
 
 class KafkaPublisher:
     """Sends events with acks=all and idempotence; connects on first use, not at start.
 
     Two producers, which differ only in the size at which a partition's batch closes:
-    - A request of one event (every seed route, most game clients) goes through batches of
-      `single_batch_bytes`. A worker's 16 request threads each wait on one event, spread over
-      the topic's partitions; a partition's batch of 2 KB (about five events) fills while
-      they wait and goes then, not after the linger. With Kafka's 16 KB batches it never
-      filled, and every request waited out the linger while the machine stood idle.
+    - A request of one event (every seed route, most game clients) goes through batches that
+      close at a partition's share of the worker's `threads`: each thread waits on one event,
+      and the events spread over the topic's partitions. A batch that fills while they wait
+      goes then, not after the linger (16 threads, 3 partitions: about 2.4 KB). With Kafka's
+      16 KB a batch of one-event requests never filled, and every request waited out the
+      linger while the machine stood idle (docs/benchmarks.md). `single_batch_bytes` sets
+      the size instead.
     - A request of several events goes through Kafka's 16 KB batches: one produce request
       carries one batch per partition, and 2 KB batches cost a 50-event request twice the CPU.
     Each request's events go through one producer, in order.
@@ -54,7 +60,8 @@ class KafkaPublisher:
         timeout_s: float,
         max_in_flight: int,
         linger_ms: int = 5,
-        single_batch_bytes: int = 2048,
+        threads: int = 16,
+        single_batch_bytes: int = 0,
         probe_cache_s: float = 1.0,
         clock=time.monotonic,
     ):
@@ -63,7 +70,8 @@ class KafkaPublisher:
         self.timeout_s = timeout_s
         self.max_in_flight = max_in_flight
         self.linger_ms = linger_ms
-        self.batch_bytes = {ONE: single_batch_bytes, MANY: 16384}
+        self.threads = threads
+        self.single_batch_bytes = single_batch_bytes
         self.probe_cache_s = probe_cache_s
         self.clock = clock
         self._producers: dict[str, KafkaProducer | None] = {ONE: None, MANY: None}
@@ -84,7 +92,7 @@ class KafkaPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=self.linger_ms,
-            batch_size=self.batch_bytes[kind],
+            batch_size=self._batch_bytes(kind),
             # Never block a request thread longer than the request may take.
             max_block_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,
@@ -101,6 +109,18 @@ class KafkaPublisher:
             # tenth of its network thread's time per produce request (docs/benchmarks.md).
             metrics_enabled=False,
         )
+
+    def _batch_bytes(self, kind: str) -> int:
+        """Where a partition's batch closes: see the class. Asks the broker for the topic's
+        partitions (OSError when it cannot tell)."""
+        if kind == MANY:
+            return MANY_BATCH_BYTES
+        if self.single_batch_bytes:
+            return self.single_batch_bytes
+        partitions, why = self._partitions()
+        if partitions is None:
+            raise OSError(why)
+        return min(EVENT_BYTES * -(-self.threads // partitions), MANY_BATCH_BYTES)
 
     def _connect(self, kind: str, deadline: float) -> KafkaProducer:
         """The producer of `kind`, connecting first if there is none; PublishError by
@@ -230,9 +250,14 @@ class KafkaPublisher:
             self._probe_lock.release()
 
     def _probe_now(self) -> tuple[bool, str]:
-        """Whether the broker answers a metadata request now and knows the topic.
+        """Whether the broker answers a metadata request now and knows the topic."""
+        partitions, why = self._partitions()
+        return partitions is not None, why
 
-        A fresh admin client per probe: one kept across a broker restart stays broken for a
+    def _partitions(self) -> tuple[int | None, str]:
+        """The topic's partitions as the broker tells now (None when it cannot), and why.
+
+        A fresh admin client each time: one kept across a broker restart stays broken for a
         while, and a probe must tell about now.
         """
         timeout_ms = int(self.timeout_s * 1000)
@@ -245,13 +270,14 @@ class KafkaPublisher:
             )
             (topic,) = admin.describe_topics([self.topic])
         except Exception as error:  # whatever failed, the broker is not usable now
-            return False, f"Kafka at {self.bootstrap} does not answer: {error!r}"
+            return None, f"Kafka at {self.bootstrap} does not answer: {error!r}"
         finally:
             if admin is not None:
                 admin.close()
         if topic["error_code"] != 0 or not topic["partitions"]:
-            return False, f"topic {self.topic!r} not found"
-        return True, f"topic {self.topic!r} has {len(topic['partitions'])} partitions"
+            return None, f"topic {self.topic!r} not found"
+        count = len(topic["partitions"])
+        return count, f"topic {self.topic!r} has {count} partitions"
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Flush what is still buffered, then disconnect."""

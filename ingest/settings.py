@@ -28,9 +28,10 @@ class IngestSettings(RuntimeSettings):
     # 5 ms is the Java producer's default since Kafka 4.0 (KIP-1030); measured here against
     # 2 and 10 in docs/benchmarks.md.
     publish_linger_ms: int = 5
-    # Where a partition's batch of one-event requests closes, and goes before the linger ends
+    # Where a partition's batch of one-event requests closes, and goes before the linger ends;
+    # 0: a partition's share of a worker's threads, about 400 bytes an event
     # (ingest/publisher.py; measured against Kafka's 16 KB in docs/benchmarks.md).
-    publish_single_batch_bytes: int = 2048
+    publish_single_batch_bytes: int = 0
     # Events sent to Kafka and not yet acknowledged, across all requests of a worker.
     max_in_flight_events: int = 20_000
     max_batch_events: int = 500

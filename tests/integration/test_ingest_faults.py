@@ -32,7 +32,7 @@ def event(event_id: str | None = None) -> dict:
     return body
 
 
-def timed_post(url: str, body: dict) -> tuple[int, float]:
+def timed_post(url: str, body: dict | list) -> tuple[int, float]:
     started = time.monotonic()
     response = requests.post(f"{url}/v1/events", json=body, timeout=30)
     return response.status_code, time.monotonic() - started
@@ -70,11 +70,14 @@ def test_a_hanging_broker_keeps_every_request_in_its_deadline_and_retries_count_
     sent: dict[str, int] = {}
 
     def send_for(seconds: float) -> list[tuple[str, int, float]]:
-        answers, until = [], time.monotonic() + seconds
+        """One event, then a batch of two, and again: both of a worker's producers wait."""
+        answers, until, size = [], time.monotonic() + seconds, 1
         while time.monotonic() < until:
-            event_id = str(uuid.uuid4())
-            status, took = timed_post(ingest_url, event(event_id))
-            answers.append((event_id, status, took))
+            event_ids = [str(uuid.uuid4()) for _ in range(size)]
+            body = event(event_ids[0]) if size == 1 else [event(e) for e in event_ids]
+            status, took = timed_post(ingest_url, body)
+            answers += [(event_id, status, took) for event_id in event_ids]
+            size = 3 - size
         return answers
 
     with ThreadPoolExecutor(16) as pool:

@@ -66,6 +66,34 @@ def test_the_producers_batch_for_the_configured_linger_and_keep_no_sensors(monke
     assert made["linger_ms"] == 7 and made["batch_size"] == 16384
 
 
+@pytest.mark.parametrize(
+    ("threads", "partitions", "batch_bytes"),
+    [(16, 3, 2400), (16, 1, 6400), (16, 32, 400), (64, 1, 16384)],
+)
+def test_one_event_batches_close_at_a_partitions_share_of_the_threads(
+    monkeypatch, threads, partitions, batch_bytes
+):
+    publisher = KafkaPublisher(
+        bootstrap="b:9092", topic="events", timeout_s=2.0, max_in_flight=10, threads=threads
+    )
+    monkeypatch.setattr(publisher, "_partitions", lambda: (partitions, "told"))
+    assert publisher._batch_bytes(ONE) == batch_bytes
+    assert publisher._batch_bytes(MANY) == 16384
+
+
+def test_a_topic_the_broker_does_not_know_fails_the_connection_with_its_reason(monkeypatch):
+    publisher = publisher_with(None)
+    publisher._producers = {ONE: None, MANY: FakeProducer()}
+    monkeypatch.setattr(publisher, "_partitions", lambda: (None, "topic 'events' not found"))
+    with pytest.raises(PublishError, match="topic 'events' not found"):
+        publisher.publish([event(1)])
+    monkeypatch.setattr(publisher, "_partitions", lambda: pytest.fail("asked again at once"))
+    with pytest.raises(PublishError, match="not found"):  # remembered for a second
+        publisher.publish([event(2)])
+    # The producer of several-event requests is connected and keeps sending.
+    assert len(publisher.publish([event(3), event(4)])) == 2
+
+
 def test_one_event_goes_through_the_small_batches_several_through_kafkas():
     one, many = FakeProducer(), FakeProducer()
     publisher = publisher_with(None)
@@ -91,7 +119,7 @@ def test_the_producer_finds_a_new_leader_soon_after_a_broker_dies(monkeypatch):
     monkeypatch.setattr("ingest.publisher.KafkaProducer", lambda **config: made.update(config))
     KafkaPublisher(
         bootstrap="b:9092", topic="events", timeout_s=2.0, max_in_flight=10
-    )._new_producer(ONE)
+    )._new_producer(MANY)
     # Metadata is asked for again within a tenth of the request's deadline of a failed send.
     assert made["retry_backoff_ms"] <= 200
     assert made["reconnect_backoff_max_ms"] <= 1000
