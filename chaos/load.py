@@ -73,7 +73,11 @@ class LoadRecord:
 
 
 class Load:
-    """`clients` threads posting batches to `url` until stop(); see LoadRecord for results."""
+    """`clients` threads posting to `url` until stop(); see LoadRecord for results.
+
+    Even-numbered clients post batches of `batch` events, odd-numbered ones one event at a
+    time, as a game client does: each goes through its own producer of the ingest service.
+    """
 
     def __init__(
         self,
@@ -87,7 +91,7 @@ class Load:
     ):
         self.url = url.rstrip("/") + "/v1/events"
         self.clients, self.batch, self.patience_s = clients, batch, patience_s
-        self.pause = batch / rate_per_client
+        self.rate_per_client = rate_per_client
         self.seed = seed
         # A load started again (a case with two phases) adds to the same record.
         self.record = record or LoadRecord()
@@ -133,11 +137,13 @@ class Load:
     def client(self, number: int) -> None:
         session = requests.Session()
         events = self.events(number)
+        size = self.batch if number % 2 == 0 else 1
+        pause = size / self.rate_per_client
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
-                self.post_until_accepted(session, list(itertools.islice(events, self.batch)))
-                self.stopping.wait(max(0.0, self.pause - (time.monotonic() - started)))
+                self.post_until_accepted(session, list(itertools.islice(events, size)))
+                self.stopping.wait(max(0.0, pause - (time.monotonic() - started)))
         except Exception as error:  # noqa: BLE001 - a case reports it instead of hanging
             with self.record.lock:
                 self.record.crashes.append(f"client {number}: {error!r}")

@@ -43,10 +43,10 @@ class KafkaPublisher:
     - A request of one event (every seed route, most game clients) goes through batches that
       close at a partition's share of the worker's `threads`: each thread waits on one event,
       and the events spread over the topic's partitions. A batch that fills while they wait
-      goes then, not after the linger (16 threads, 3 partitions: about 2.4 KB). With Kafka's
-      16 KB a batch of one-event requests never filled, and every request waited out the
-      linger while the machine stood idle (docs/benchmarks.md). `single_batch_bytes` sets
-      the size instead.
+      goes then, not after the linger (16 threads, 3 partitions: 2 KB, five events; a sixth
+      does not fit and sends them). With Kafka's 16 KB a batch of one-event requests never
+      filled, and every request waited out the linger while the machine stood idle
+      (docs/benchmarks.md). `single_batch_bytes` sets the size instead.
     - A request of several events goes through Kafka's 16 KB batches: one produce request
       carries one batch per partition, and 2 KB batches cost a 50-event request twice the CPU.
     Each request's events go through one producer, in order.
@@ -120,7 +120,9 @@ class KafkaPublisher:
         partitions, why = self._partitions()
         if partitions is None:
             raise OSError(why)
-        return min(EVENT_BYTES * -(-self.threads // partitions), MANY_BATCH_BYTES)
+        share = self.threads // partitions
+        # A share of one event is a batch per event; Kafka's batches wait out the linger.
+        return min(EVENT_BYTES * share, MANY_BATCH_BYTES) if share > 1 else MANY_BATCH_BYTES
 
     def _connect(self, kind: str, deadline: float) -> KafkaProducer:
         """The producer of `kind`, connecting first if there is none; PublishError by

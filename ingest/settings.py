@@ -29,7 +29,8 @@ class IngestSettings(RuntimeSettings):
     # 2 and 10 in docs/benchmarks.md.
     publish_linger_ms: int = 5
     # Where a partition's batch of one-event requests closes, and goes before the linger ends;
-    # 0: a partition's share of a worker's threads, about 400 bytes an event
+    # 0: a partition's share of a worker's threads, 400 bytes an event (Kafka's 16 KB when the
+    # share is one event)
     # (ingest/publisher.py; measured against Kafka's 16 KB in docs/benchmarks.md).
     publish_single_batch_bytes: int = 0
     # Events sent to Kafka and not yet acknowledged, across all requests of a worker.

@@ -68,7 +68,7 @@ def test_the_producers_batch_for_the_configured_linger_and_keep_no_sensors(monke
 
 @pytest.mark.parametrize(
     ("threads", "partitions", "batch_bytes"),
-    [(16, 3, 2400), (16, 1, 6400), (16, 32, 400), (64, 1, 16384)],
+    [(16, 3, 2000), (16, 1, 6400), (16, 8, 800), (16, 9, 16384), (16, 32, 16384), (64, 1, 16384)],
 )
 def test_one_event_batches_close_at_a_partitions_share_of_the_threads(
     monkeypatch, threads, partitions, batch_bytes
